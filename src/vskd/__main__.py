@@ -1,0 +1,3 @@
+from vskd.cli import main
+
+raise SystemExit(main())

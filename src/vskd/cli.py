@@ -1,0 +1,51 @@
+"""The ``vskd`` command line: one entry point, one sub-command per job.
+
+Each sub-command lives in :mod:`vskd.commands` as a module with ``add_parser(subparsers)`` that
+registers its parser and sets ``func`` (called with the parsed namespace, returns an exit code).
+Heavy imports (torch, datasets) happen inside the handlers so ``vskd --help`` stays fast.
+User errors (:class:`vskd.errors.VskdError`) print as one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from vskd import __version__
+from vskd.errors import VskdError
+
+# modules under vskd.commands, in the order they appear in --help
+COMMAND_MODULES = ["demo", "gaf", "data", "train", "evaluate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vskd",
+        description="Vision-to-sensor knowledge distillation: a video teacher trains a watch-only student.",
+    )
+    parser.add_argument("--version", action="version", version=f"vskd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"vskd.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except VskdError as exc:
+        print(f"vskd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vskd {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``vskd`` CLI, one module each (see :mod:`vskd.cli`)."""
