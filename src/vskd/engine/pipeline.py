@@ -1,0 +1,368 @@
+"""From a :class:`~vskd.config.Config` to trained models and results.
+
+The three jobs of the method, each one function and one CLI command:
+
+* :func:`train_teacher` — the video teacher (TRN) with cross-entropy (``vskd train-teacher``);
+* :func:`train_student` — the sensor-only GAF student, the no-KD baseline (``vskd train-student``);
+* :func:`distill` — the student with a frozen teacher and a distillation method (``vskd distill``).
+
+Each writes into its run folder: ``config.yaml`` (the resolved config), ``last.pt``/``best.pt``,
+``metrics.csv``, TensorBoard logs, and — once training has ended — ``test.json`` and
+``test_confusion.png`` from the best-on-validation checkpoint, and ``results.json`` (validation and
+test figures). Model selection only ever looks at the validation split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from vskd.config import Config, config_from_dict, config_to_dict, save_config
+from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
+from vskd.engine.evaluate import classification_metrics, predict, write_report
+from vskd.engine.trainer import EpochShuffleSampler, Trainer, load_checkpoint
+from vskd.errors import ConfigError, VskdError
+from vskd.seed import seed_everything
+
+
+# ----------------------------------------------------------------------------- data
+
+def load_data(cfg: Config):
+    """Recordings, splits (train/val/test) and class names for ``cfg.data``."""
+    from vskd.data.datasets import class_names, load_recordings
+    from vskd.data.protocols import make_splits
+
+    d = cfg.data
+    options: dict[str, Any] = {}
+    if d.dataset == "synthetic":
+        options = {"preset": d.preset, "seed": cfg.seed}
+    recordings = load_recordings(d.dataset, d.root, **options)
+    split_opts: dict[str, Any] = {}
+    if d.val_subjects is not None:
+        split_opts["val_subjects"] = d.val_subjects
+    if d.val_trials is not None:
+        split_opts["val_trials"] = d.val_trials
+    splits = make_splits(recordings, d.protocol, **split_opts)
+    return recordings, splits, class_names(d.dataset, recordings)
+
+
+def gaf_spec(cfg: Config):
+    from vskd.data.paired import GAFSpec
+
+    g = cfg.student.input
+    return GAFSpec(method=g.method, axes=tuple(g.axes), image_size=g.image_size, out_size=g.out_size,
+                   scaling=g.scaling, orientation=g.orientation)
+
+
+def clip_spec(cfg: Config):
+    from vskd.data.paired import ClipSpec
+
+    c = cfg.teacher.input
+    return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
+                    crop_size=c.crop_size)
+
+
+def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False):
+    from vskd.data.paired import PairedDataset
+
+    return PairedDataset(recordings, student=gaf_spec(cfg) if student else None,
+                         teacher=clip_spec(cfg) if teacher else None, train=train,
+                         cache_dir=cfg.data.cache_dir, seed=cfg.seed)
+
+
+def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
+    sampler = EpochShuffleSampler(len(dataset), seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
+                      num_workers=num_workers, drop_last=False)
+
+
+def _epoch_hook(datasets, loaders):
+    def hook(epoch: int) -> None:
+        for ds in datasets:
+            if hasattr(ds, "set_epoch"):
+                ds.set_epoch(epoch)
+        for ld in loaders:
+            if isinstance(ld.sampler, EpochShuffleSampler):
+                ld.sampler.set_epoch(epoch)
+    return hook
+
+
+# ----------------------------------------------------------------------------- models
+
+def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
+    from vskd.models.trn import VideoTeacher
+
+    t = cfg.teacher
+    return VideoTeacher(num_classes=num_classes, backbone=t.backbone, num_segments=t.input.num_segments,
+                        embed_dim=t.embed_dim, dropout=t.dropout, subsets_per_scale=t.subsets_per_scale,
+                        partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed)
+
+
+def build_student(cfg: Config, num_classes: int) -> nn.Module:
+    from vskd.models.student import GAFStudent
+
+    s = cfg.student
+    return GAFStudent(num_classes=num_classes, arch=s.arch, embed_dim=s.embed_dim,
+                      in_channels=len(s.input.axes), pretrained=s.pretrained)
+
+
+def make_optimizer(params, opt) -> torch.optim.Optimizer:
+    if opt.optimizer == "adam":
+        return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay)
+    return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+
+
+def make_scheduler(optimizer, opt):
+    if not opt.lr_steps:
+        return None
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(opt.lr_steps), gamma=opt.lr_gamma)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _evaluator(forward):
+    def evaluate(batches) -> dict:
+        y, p, _ = predict(forward, batches)
+        num_classes = evaluate.num_classes
+        return classification_metrics(y, p, num_classes)
+    return evaluate
+
+
+def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> Path:
+    run = Path(run_dir)
+    if run.exists() and (run / "last.pt").exists() and not resume:
+        raise VskdError(f"run folder {run} already holds a run (last.pt); pass --resume to continue it "
+                        f"or choose another --out")
+    run.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run / "config.yaml")
+    seed_everything(cfg.seed)
+    return run
+
+
+def _finish(run: Path, kind: str, forward_of_model, model: nn.Module, test_loader, class_names, result,
+            extra: dict | None = None) -> dict:
+    """Reload best.pt, evaluate on test once, write test report and results.json."""
+    best = load_checkpoint(run / "best.pt")
+    model.load_state_dict(best["model"])
+    model.eval()
+    y, p, _ = predict(forward_of_model, test_loader)
+    test = classification_metrics(y, p, len(class_names))
+    write_report(test, class_names, run, "test", title=f"{kind}: test")
+    summary = {
+        "kind": kind,
+        "best_epoch": result.best_epoch + 1,
+        "val": {"accuracy": result.best_val["accuracy"], "macro_f1": result.best_val["macro_f1"]},
+        "test": {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
+        **(extra or {}),
+    }
+    (run / "results.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _meta(cfg: Config, kind: str, class_names: list[str]) -> dict:
+    return {"kind": kind, "config": config_to_dict(cfg), "class_names": list(class_names),
+            "num_classes": len(class_names)}
+
+
+# ----------------------------------------------------------------------------- jobs
+
+def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train the video teacher with cross-entropy; select on validation; report test."""
+    run = _prepare_run(cfg, run_dir, resume)
+    _, splits, names = load_data(cfg)
+    teacher = build_teacher(cfg, len(names))
+    opt = cfg.teacher.train
+    tr = paired(cfg, splits.train, train=True, student=False, teacher=True)
+    va = paired(cfg, splits.val, train=False, student=False, teacher=True)
+    te = paired(cfg, splits.test, train=False, student=False, teacher=True)
+    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    if cfg.teacher.tsn_lr_multipliers:
+        from vskd.models.trn import tsn_param_groups
+
+        params = tsn_param_groups(teacher, opt.lr, opt.weight_decay)
+    else:
+        params = [p for p in teacher.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, opt)
+
+    def forward(batch):
+        return teacher(batch["teacher"])
+
+    def step(batch):
+        return {"loss": F.cross_entropy(forward(batch), torch.as_tensor(batch["label"]))}
+
+    evaluate = _evaluator(forward)
+    evaluate.num_classes = len(names)
+    trainer = Trainer(run, teacher, optimizer, step, evaluate, opt.epochs, scheduler=make_scheduler(optimizer, opt),
+                      meta=_meta(cfg, "teacher", names), on_epoch_start=_epoch_hook([tr], [tl]),
+                      grad_clip=opt.grad_clip, progress=progress)
+    result = trainer.fit(tl, vl, resume=resume)
+    return _finish(run, "teacher", forward, teacher, test_l, names, result)
+
+
+def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train the GAF student alone with cross-entropy (the no-KD baseline)."""
+    run = _prepare_run(cfg, run_dir, resume)
+    _, splits, names = load_data(cfg)
+    student = build_student(cfg, len(names))
+    opt = cfg.student.train
+    tr = paired(cfg, splits.train, train=True)
+    va = paired(cfg, splits.val, train=False)
+    te = paired(cfg, splits.test, train=False)
+    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    optimizer = make_optimizer(student.parameters(), opt)
+
+    def forward(batch):
+        return student(batch["student"])
+
+    def step(batch):
+        return {"loss": F.cross_entropy(forward(batch), torch.as_tensor(batch["label"]))}
+
+    evaluate = _evaluator(forward)
+    evaluate.num_classes = len(names)
+    trainer = Trainer(run, student, optimizer, step, evaluate, opt.epochs, scheduler=make_scheduler(optimizer, opt),
+                      meta=_meta(cfg, "student", names), on_epoch_start=_epoch_hook([tr], [tl]),
+                      grad_clip=opt.grad_clip, progress=progress)
+    result = trainer.fit(tl, vl, resume=resume)
+    return _finish(run, "student", forward, student, test_l, names, result)
+
+
+def load_teacher(path: str | Path, num_classes: int | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild a trained teacher from its checkpoint (architecture from the config saved inside)."""
+    ckpt = load_checkpoint(path)
+    meta = ckpt.get("meta", {})
+    if meta.get("kind") != "teacher":
+        raise VskdError(f"{path} is a '{meta.get('kind')}' checkpoint, expected a teacher (from vskd train-teacher)")
+    if num_classes is not None and meta.get("num_classes") != num_classes:
+        raise VskdError(f"teacher checkpoint {path} was trained for {meta.get('num_classes')} classes, "
+                        f"but the dataset has {num_classes}")
+    tcfg = config_from_dict(meta["config"])
+    tcfg.teacher.pretrained = None  # weights come from the checkpoint
+    teacher = build_teacher(tcfg, meta["num_classes"])
+    teacher.load_state_dict(ckpt["model"])
+    teacher.eval()
+    return teacher, meta
+
+
+def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordings, names_needed,
+                   progress: bool) -> TeacherCache:
+    from vskd.data.cache import default_cache_dir
+
+    key = hashlib.sha256(json.dumps({
+        "teacher": file_digest(teacher_ckpt),
+        "recordings": [r.name for r in recordings],
+        "clip": config_to_dict(cfg)["teacher"]["input"],
+        "features": sorted(names_needed),
+        "version": 1,
+    }, sort_keys=True).encode()).hexdigest()[:20]
+    root = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir()
+    path = root / "teacher-outputs" / f"{key}.pt"
+    if path.exists():
+        try:
+            return TeacherCache.load(path)
+        except VskdError:
+            path.unlink()
+    ds = paired(cfg, recordings, train=False, student=False, teacher=True)
+    cache = TeacherCache.build(teacher, loader(ds, cfg.teacher.train.batch_size, False, cfg.seed,
+                                               cfg.data.num_workers), names_needed, progress=progress)
+    cache.save(path)
+    return cache
+
+
+def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train the student with a frozen teacher and ``cfg.distill.method``."""
+    from vskd.losses.registry import get_method
+
+    if not cfg.distill.teacher_checkpoint:
+        raise ConfigError("config key 'distill.teacher_checkpoint': distillation needs a trained teacher "
+                          "(best.pt from vskd train-teacher)")
+    run = _prepare_run(cfg, run_dir, resume)
+    _, splits, names = load_data(cfg)
+    teacher, tmeta = load_teacher(cfg.distill.teacher_checkpoint, len(names))
+    student = build_student(cfg, len(names))
+    method = get_method(cfg.distill.method)(**cfg.distill.options)
+    _, t_names = method_features(method)
+    use_cache = cfg.distill.teacher_cache in ("auto", "on")
+    opt = cfg.student.train
+    tr = paired(cfg, splits.train, train=True, teacher=not use_cache)
+    cache = None
+    if use_cache:
+        cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), splits.train, t_names, progress)
+    distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache)
+    if hasattr(method, "setup"):
+        _setup_method(distiller, tr, teacher, cache)
+    va = paired(cfg, splits.val, train=False)
+    te = paired(cfg, splits.test, train=False)
+    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    optimizer = make_optimizer([p for p in distiller.trainable.parameters() if p.requires_grad], opt)
+
+    def forward(batch):
+        return student(batch["student"])
+
+    def step(batch):
+        return distiller(batch)[1]
+
+    evaluate = _evaluator(forward)
+    evaluate.num_classes = len(names)
+    trainer = Trainer(run, distiller.trainable, optimizer, step, evaluate, opt.epochs,
+                      scheduler=make_scheduler(optimizer, opt), meta=_meta(cfg, "student", names),
+                      export=student.state_dict, on_epoch_start=_epoch_hook([tr], [tl]),
+                      grad_clip=opt.grad_clip, progress=progress)
+    result = trainer.fit(tl, vl, resume=resume)
+    return _finish(run, "student", forward, student, test_l, names, result,
+                   extra={"method": cfg.distill.method, "teacher_checkpoint": str(cfg.distill.teacher_checkpoint)})
+
+
+def _setup_method(distiller: Distiller, train_ds, teacher, cache) -> None:
+    """Give the method the feature shapes of both sides once, so wiring errors fail at build time."""
+    item = train_ds[0]
+    with torch.no_grad():
+        s = distiller.student_features(item["student"].unsqueeze(0))
+        if cache is not None:
+            t = cache.lookup([item["index"]], distiller.teacher_names)
+        else:
+            t = distiller.teacher_features({"teacher": item["teacher"].unsqueeze(0), "index": [item["index"]]})
+    distiller.method.setup({k: tuple(v.shape[1:]) for k, v in s.items()},
+                           {k: tuple(v.shape[1:]) for k, v in t.items()})
+
+
+def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,
+                        data_root: str | None = None) -> dict:
+    """Evaluate a student or teacher checkpoint on a split of the dataset it was trained on."""
+    ckpt = load_checkpoint(path)
+    meta = ckpt.get("meta", {})
+    cfg = config_from_dict(meta["config"])
+    if data_root:
+        cfg.data.root = data_root
+    _, splits, names = load_data(cfg)
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split: expected train, val or test, got '{split}'")
+    recs = getattr(splits, split)
+    kind = meta.get("kind")
+    if kind == "teacher":
+        model = build_teacher(cfg, meta["num_classes"])
+        ds = paired(cfg, recs, train=False, student=False, teacher=True)
+        key = "teacher"
+    else:
+        model = build_student(cfg, meta["num_classes"])
+        ds = paired(cfg, recs, train=False)
+        key = "student"
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    y, p, _ = predict(lambda b: model(b[key]), loader(ds, 32, False, cfg.seed))
+    metrics = classification_metrics(y, p, meta["num_classes"])
+    out = Path(out_dir) if out_dir else Path(path).parent
+    write_report(metrics, names, out, f"eval_{split}", title=f"{kind}: {split}")
+    return metrics

@@ -1,0 +1,255 @@
+"""The training loop shared by the teacher, the student and every distillation method.
+
+:class:`Trainer` knows nothing about models: it is given the module whose parameters it trains
+(``trainable``: the student plus any adapters, or the teacher), a ``step`` function that turns a batch
+into named losses (``{"loss": total, "ce": ..., ...}``) and an ``evaluate`` function that turns a
+loader into metrics (``{"accuracy": ..., "macro_f1": ...}``). Per epoch it trains, evaluates on the
+*validation* split, logs (progress bar, ``metrics.csv``, TensorBoard) and writes two checkpoints
+atomically: ``last.pt`` (everything needed to resume: weights, optimizer, scheduler, RNG states,
+history) and ``best.pt`` (best validation accuracy; ties go to the earlier epoch). The test split is
+never looked at here: the caller evaluates ``best.pt`` on it once training has ended.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Sampler
+
+from vskd.errors import VskdError
+
+CHECKPOINT_FORMAT = "vskd-checkpoint-v1"
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace``: never a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a vskd checkpoint; a missing, truncated or foreign file raises a clear VskdError."""
+    path = Path(path)
+    if not path.is_file():
+        raise VskdError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated zip, pickle garbage, ...
+        raise VskdError(f"checkpoint {path} is unreadable or truncated ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise VskdError(f"{path} is not a vskd checkpoint (expected format '{CHECKPOINT_FORMAT}')")
+    return ckpt
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A shuffling sampler whose order depends only on (seed, epoch): resumable and reproducible."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val: dict
+    history: list[dict] = field(default_factory=list)
+    best_path: Path | None = None
+    last_path: Path | None = None
+
+
+class Trainer:
+    """Epoch loop with validation-based model selection, atomic checkpoints and resume.
+
+    Args:
+        run_dir: where ``last.pt``, ``best.pt``, ``metrics.csv`` and TensorBoard logs go.
+        trainable: the module whose ``state_dict`` is checkpointed and resumed (student + adapters,
+            or the teacher). It is put in train mode for each epoch and eval mode for evaluation.
+        optimizer / scheduler: built by the caller over ``trainable``'s parameters; the scheduler is
+            stepped once per epoch.
+        step: ``step(batch) -> dict`` with a scalar ``"loss"`` to minimise and other named terms to log.
+        evaluate: ``evaluate(loader) -> dict`` with at least ``"accuracy"`` and ``"macro_f1"``.
+        epochs: number of epochs.
+        meta: saved in each checkpoint (config, class names, model kind...), so that a checkpoint
+            alone rebuilds its model (``vskd evaluate``).
+        export: ``export() -> dict`` of what to keep in ``best.pt`` (default ``trainable.state_dict()``).
+        on_epoch_start: called with the epoch number before each epoch (``dataset.set_epoch``).
+        grad_clip: clip the global gradient norm to this value (None: no clipping).
+    """
+
+    def __init__(self, run_dir: str | Path, trainable: nn.Module, optimizer: torch.optim.Optimizer,
+                 step: Callable[[dict], dict], evaluate: Callable[[Iterable], dict], epochs: int,
+                 scheduler: Any = None, meta: dict | None = None, export: Callable[[], dict] | None = None,
+                 on_epoch_start: Callable[[int], None] | None = None, grad_clip: float | None = None,
+                 progress: bool = True, tensorboard: bool = True):
+        self.run_dir = Path(run_dir)
+        self.trainable = trainable
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.step = step
+        self.evaluate = evaluate
+        self.epochs = epochs
+        self.meta = meta or {}
+        self.export = export or trainable.state_dict
+        self.on_epoch_start = on_epoch_start
+        self.grad_clip = grad_clip
+        self.progress = progress
+        self.tensorboard = tensorboard
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint(self, epoch: int, history: list[dict], best: dict) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": epoch,
+            "trainable": self.trainable.state_dict(),
+            "model": self.export(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": rng_state(),
+            "history": history,
+            "best": best,
+            "meta": self.meta,
+        }
+
+    def _resume(self) -> tuple[int, list[dict], dict]:
+        ckpt = load_checkpoint(self.run_dir / "last.pt")
+        try:
+            self.trainable.load_state_dict(ckpt["trainable"])
+        except RuntimeError as exc:
+            raise VskdError(f"cannot resume from {self.run_dir / 'last.pt'}: it was written for a different model "
+                            f"({str(exc).splitlines()[0][:120]})") from None
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None and ckpt.get("scheduler") is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"])
+        return ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, train_loader: Iterable, val_loader: Iterable, resume: bool = False) -> TrainResult:
+        from tqdm.auto import tqdm
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        start, history, best = 0, [], {"epoch": -1, "accuracy": -math.inf}
+        if resume and (self.run_dir / "last.pt").exists():
+            start, history, best = self._resume()
+            print(f"[vskd] resuming {self.run_dir} at epoch {start + 1}/{self.epochs}")
+        writer = self._tensorboard()
+        for epoch in range(start, self.epochs):
+            if self.on_epoch_start is not None:
+                self.on_epoch_start(epoch)
+            self.trainable.train()
+            sums: dict[str, float] = {}
+            count = 0
+            bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
+                       disable=not self.progress, dynamic_ncols=True)
+            for batch in bar:
+                losses = self.step(batch)
+                loss = losses["loss"]
+                if not torch.isfinite(loss):
+                    raise VskdError(f"training diverged at epoch {epoch + 1}: the loss is {loss.item()} "
+                                    f"(terms: { {k: float(v.detach()) for k, v in losses.items()} }); lower the learning rate")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip:
+                    nn.utils.clip_grad_norm_(self.trainable.parameters(), self.grad_clip)
+                self.optimizer.step()
+                n = len(batch["label"])
+                count += n
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+                bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.trainable.eval()
+            val = self.evaluate(val_loader)
+            row = {"epoch": epoch + 1, **{f"train_{k}": v / max(count, 1) for k, v in sums.items()},
+                   "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
+                   "lr": self.optimizer.param_groups[0]["lr"]}
+            history.append(row)
+            improved = val["accuracy"] > best["accuracy"]
+            if improved:
+                best = {"epoch": epoch, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
+            ckpt = self._checkpoint(epoch, history, best)
+            if improved:
+                atomic_save(ckpt, self.run_dir / "best.pt")
+            atomic_save(ckpt, self.run_dir / "last.pt")
+            self._log(row, writer)
+            if self.progress:
+                print(f"[vskd] epoch {epoch + 1}/{self.epochs} loss {row.get('train_loss', float('nan')):.4f} "
+                      f"val acc {val['accuracy']:.3f} f1 {val['macro_f1']:.3f}" + (" *" if improved else ""),
+                      flush=True)
+        if writer is not None:
+            writer.close()
+        return TrainResult(best_epoch=best["epoch"], best_val=best, history=history,
+                           best_path=self.run_dir / "best.pt", last_path=self.run_dir / "last.pt")
+
+    # ------------------------------------------------------------------ logging
+    def _tensorboard(self):
+        if not self.tensorboard:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:  # tensorboard not installed: CSV logs only
+            return None
+        return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+
+    def _log(self, row: dict, writer) -> None:
+        path = self.run_dir / "metrics.csv"
+        rows = []
+        if path.exists():
+            with path.open() as fh:
+                rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) < row["epoch"]]
+        rows.append(row)
+        keys: list[str] = []
+        for r in rows:
+            keys += [k for k in r if k not in keys]
+        tmp = path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, path)
+        if writer is not None:
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, (int, float)):
+                    writer.add_scalar(k.replace("_", "/", 1), v, row["epoch"])
