@@ -102,6 +102,8 @@ class Distiller(nn.Module):
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.student_features(batch["student"])
+        for name in getattr(self.method, "batch_uses", ()):  # e.g. CRD's stable "index"
+            s[name] = torch.as_tensor(batch[name])
         t = self.teacher_features(batch)
         terms = self.method(s, t)
         ce = F.cross_entropy(s["logits"], torch.as_tensor(batch["label"]))

@@ -1,0 +1,121 @@
+"""End to end on the tiny synthetic preset: teacher, student, DASK distillation, evaluate, demo."""
+
+import json
+
+import pytest
+import torch
+
+from vskd.cli import main
+from vskd.config import load_config
+
+TINY = [
+    "data.preset=tiny",
+    "teacher.backbone=resnet18",
+    "teacher.partial_bn=false",
+    "teacher.input.modality=rgb",
+    "teacher.input.num_segments=4",
+    "teacher.input.frame_size=32",
+    "teacher.input.crop_size=32",
+    "teacher.train.epochs=2",
+    "teacher.train.batch_size=8",
+    "teacher.train.lr_steps=[]",
+    "student.input.out_size=32",
+    "student.train.epochs=2",
+    "student.train.batch_size=8",
+]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    ov = TINY + [f"data.cache_dir={root / 'cache'}"]
+    assert main(["train-teacher", "--set", *_flat(ov), "--out", str(root / "teacher"), "--quiet"]) == 0
+    assert main(["train-student", "--set", *_flat(ov), "--out", str(root / "student"), "--quiet"]) == 0
+    assert main(["distill", "--method", "dask", "--teacher", str(root / "teacher" / "best.pt"),
+                 "--set", *_flat(ov), "--out", str(root / "dask"), "--quiet"]) == 0
+    return root, ov
+
+
+def _flat(ov):
+    # argparse: --set k=v --set k2=v2 ...; "--set" is given once before the list in the calls above,
+    # so interleave it for the others
+    out = []
+    for i, o in enumerate(ov):
+        if i:
+            out.append("--set")
+        out.append(o)
+    return out
+
+
+def test_each_job_writes_its_results(runs):
+    root, _ = runs
+    for job in ("teacher", "student", "dask"):
+        res = json.loads((root / job / "results.json").read_text())
+        assert 0.0 <= res["test"]["accuracy"] <= 1.0
+        assert 0.0 <= res["val"]["accuracy"] <= 1.0
+        assert (root / job / "config.yaml").exists()
+        assert (root / job / "test_confusion.png").stat().st_size > 1000
+        rows = (root / job / "metrics.csv").read_text().splitlines()
+        assert len(rows) == 3  # header + 2 epochs
+    dask = json.loads((root / "dask" / "results.json").read_text())
+    assert dask["method"] == "dask"
+    header = (root / "dask" / "metrics.csv").read_text().splitlines()[0]
+    for term in ("train_ce", "train_loss"):
+        assert term in header
+
+
+def test_teacher_cache_is_written_once_and_reused(runs):
+    root, ov = runs
+    files = list((root / "cache" / "teacher-outputs").glob("*.pt"))
+    assert len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    assert main(["distill", "--teacher", str(root / "teacher" / "best.pt"), "--set", *_flat(ov),
+                 "--set", "student.train.epochs=1", "--out", str(root / "dask2"), "--quiet"]) == 0
+    assert files[0].stat().st_mtime_ns == mtime
+
+
+def test_student_checkpoint_holds_only_the_student(runs):
+    root, _ = runs
+    ckpt = torch.load(root / "dask" / "best.pt", weights_only=False)
+    assert all(not k.startswith("teacher") for k in ckpt["model"])
+    assert ckpt["meta"]["kind"] == "student"
+
+
+def test_evaluate_command_reproduces_the_test_figure(runs, capsys):
+    root, _ = runs
+    assert main(["evaluate", str(root / "student" / "best.pt"), "--out", str(root / "eval")]) == 0
+    report = json.loads((root / "eval" / "eval_test.json").read_text())
+    res = json.loads((root / "student" / "results.json").read_text())
+    assert report["accuracy"] == pytest.approx(res["test"]["accuracy"])
+    assert len(report["per_class_accuracy"]) == len(report["class_names"])
+
+
+def test_user_errors_are_one_line(runs, capsys, tmp_path):
+    root, ov = runs
+    assert main(["distill", "--set", *_flat(ov), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "teacher_checkpoint" in err[0]
+    assert main(["distill", "--teacher", str(root / "student" / "best.pt"), "--set", *_flat(ov),
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "expected a teacher" in capsys.readouterr().err
+    assert main(["train-student", "--set", *_flat(ov), "--out", str(root / "student")]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_demo_prints_the_table(tmp_path, capsys):
+    ov = TINY + [f"data.cache_dir={tmp_path / 'cache'}", "teacher.train.epochs=1", "student.train.epochs=1"]
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
+    out = capsys.readouterr().out
+    assert "student + DASK" in out and "video teacher" in out
+    table = (tmp_path / "demo" / "demo.md").read_text()
+    assert table.count("\n") == 4
+    # a second call reuses the finished runs
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
+    assert "reusing finished run" in capsys.readouterr().out
+
+
+def test_config_files_load():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).resolve().parents[1].glob("configs/**/*.yaml")):
+        load_config(path)
