@@ -74,7 +74,6 @@ def test_resume_equals_uninterrupted(tmp_path):
 
 
 def test_existing_files_refused_without_resume_in_pipeline(tmp_path):
-    pytest.importorskip("vskd.models.hooks")
     from vskd.config import Config
     from vskd.engine.pipeline import _prepare_run
 

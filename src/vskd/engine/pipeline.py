@@ -298,12 +298,19 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     cache = None
     if use_cache:
         cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), splits.train, t_names, progress)
+    # what a method may need to know about the data before building its adapters (CRD's memory bank)
+    method.dataset_size = len(tr)
+    method.num_classes = len(names)
     distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache)
     if hasattr(method, "setup"):
         _setup_method(distiller, tr, teacher, cache)
     va = paired(cfg, splits.val, train=False)
     te = paired(cfg, splits.test, train=False)
     tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    resuming = resume and (run / "last.pt").exists()
+    if hasattr(method, "pretrain") and not resuming:
+        # stage 1 of AB / FT / FSP: fit the method's own modules before the student is distilled
+        method.pretrain(distiller, tl, progress=progress)
     vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
     test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
     optimizer = make_optimizer([p for p in distiller.trainable.parameters() if p.requires_grad], opt)
