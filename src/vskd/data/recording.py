@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -74,6 +74,9 @@ class Source:
     load: Callable[[], Any]
     path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # optional fast paths for video modalities (see Recording.video / Recording.num_frames)
+    frames: Callable[[Sequence[int]], np.ndarray] | None = None
+    count: Callable[[], int] | None = None
 
 
 @dataclass(eq=False)
@@ -97,6 +100,35 @@ class Recording:
     def load(self, modality: str) -> Any:
         """Read one modality (see the module docstring for the returned types)."""
         return self.source(modality).load()
+
+    def video(self, modality: str, indices: Sequence[int] | None = None) -> np.ndarray:
+        """Frames ``indices`` (any order, repeats allowed; ``None``: all) of a video modality.
+
+        Uses the source's ``frames`` reader when it has one (an RGB file decodes only up to the last
+        requested frame), else loads the whole array and indexes it along time (axis 0).
+        """
+        src = self.source(modality)
+        if indices is None:
+            return src.load()
+        if src.frames is not None:
+            return src.frames(indices)
+        data = src.load()
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(data)):
+            raise DataError(f"recording {self.key}: {modality} frame index out of range 0..{len(data) - 1}")
+        return data[idx]
+
+    def num_frames(self, modality: str) -> int:
+        """Length along time of a modality (frames, or samples for ``inertial``)."""
+        src = self.source(modality)
+        if src.count is not None:
+            return int(src.count())
+        data = src.load()
+        if modality == "inertial":
+            return int(data.samples.shape[0])
+        if modality == "skeleton":
+            return int(data.shape[-1])
+        return int(len(data))
 
     @property
     def name(self) -> str:

@@ -1,0 +1,97 @@
+"""Load a dataset by name: ``load_recordings(name, root=None, **options) -> list[Recording]``.
+
+=============  ==================================  =============================================
+name           ``root``                            options
+=============  ==================================  =============================================
+``utd-mhad``   the dataset folder (``Inertial/``,  ``modalities`` (default: all found)
+               ``Depth/``, ...); default
+               ``$VSKD_UTD_MHAD``
+``manifest``   the manifest CSV                    ``dataset_name``, ``classes``, ``rate_hz``
+               (see :mod:`vskd.data.manifest`)
+``synthetic``  unused                              ``preset`` (default ``"demo"``), ``seed`` (0)
+=============  ==================================  =============================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from vskd.data.recording import Recording
+from vskd.errors import ConfigError
+
+DATASETS = ("utd-mhad", "manifest", "synthetic")
+_OPTIONS = {
+    "utd-mhad": {"modalities"},
+    "manifest": {"dataset_name", "classes", "rate_hz"},
+    "synthetic": {"preset", "seed"},
+}
+
+__all__ = ["DATASETS", "class_names", "load_recordings"]
+
+
+def _check_name(name: str) -> str:
+    if name not in DATASETS:
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    return name
+
+
+def load_recordings(name: str, root: str | Path | None = None, **options: Any) -> list[Recording]:
+    """Recordings of dataset ``name``, sorted by key (see the module docstring for roots and options)."""
+    _check_name(name)
+    unknown = sorted(set(options) - _OPTIONS[name])
+    if unknown:
+        raise ConfigError(
+            f"dataset {name!r} has no option(s) {', '.join(unknown)}; it takes: {', '.join(sorted(_OPTIONS[name]))}"
+        )
+    if name == "utd-mhad":
+        from vskd.data.utd_mhad import list_recordings
+
+        root = root or os.environ.get("VSKD_UTD_MHAD")
+        if not root:
+            raise ConfigError("dataset 'utd-mhad' needs a root: the folder holding Inertial/, Depth/, Skeleton/ (or set $VSKD_UTD_MHAD)")
+        recordings = list_recordings(root, modalities=options.get("modalities"))
+        if not recordings:
+            from vskd.errors import DataError
+
+            raise DataError(f"{root}: no UTD-MHAD recordings found")
+        return recordings
+    if name == "manifest":
+        from vskd.data.manifest import read_manifest
+
+        if not root:
+            raise ConfigError("dataset 'manifest' needs a root: the manifest CSV (columns id,label,subject,trial,sensor,video)")
+        opts = dict(options)
+        return read_manifest(root, name=opts.pop("dataset_name", None), **opts)
+    from vskd.data.synthetic import make_synthetic  # written alongside; imported only when used
+
+    return make_synthetic(preset=options.get("preset", "demo"), seed=options.get("seed", 0))
+
+
+def class_names(name: str, recordings: list[Recording]) -> list[str]:
+    """Class names in label order for recordings of dataset ``name``.
+
+    UTD-MHAD: its 27 action names (:data:`vskd.data.utd_mhad.ACTIONS`). Manifest: its class list
+    (``meta["classes"]`` of the sources). Synthetic and others: the ``class_name`` / ``action_name``
+    the sources carry in ``meta`` (synthetic falls back on ``SYNTHETIC_ACTIONS`` in action order); a
+    label without a name is named by its number.
+    """
+    _check_name(name)
+    if name == "utd-mhad":
+        from vskd.data.utd_mhad import ACTIONS
+
+        return list(ACTIONS)
+    found: dict[int, str] = {}
+    for rec in recordings:
+        for src in rec.sources.values():
+            if "classes" in src.meta:  # the manifest's full class list, in label order
+                return [str(c) for c in src.meta["classes"]]
+            cname = src.meta.get("class_name", src.meta.get("action_name"))
+            if cname is not None:
+                found.setdefault(rec.label, str(cname))
+    fallback: tuple[str, ...] = ()
+    if name == "synthetic":
+        from vskd.data.synthetic import SYNTHETIC_ACTIONS as fallback
+    num = max([rec.label for rec in recordings] + list(found), default=-1) + 1
+    return [found.get(k, fallback[k] if k < len(fallback) else str(k)) for k in range(num)]

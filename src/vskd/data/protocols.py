@@ -1,0 +1,180 @@
+"""Evaluation protocols: train / validation / test splits of a list of recordings.
+
+Two protocols from the UTD-MHAD literature (Chen et al., ICIP 2015; also the VSKD authors' lists):
+
+* ``cross-subject``: odd subjects train, even subjects test (UTD-MHAD: subjects 1,3,5,7 -> 431
+  recordings, 2,4,6,8 -> 430). Validation is held out of the *training subjects*: by default the last
+  odd subject (7 for UTD-MHAD), so model selection sees a subject the model was not trained on, as
+  the test does, and never looks at a test subject.
+* ``subject-specific``: the first half of the trials train, the rest test (UTD-MHAD: trials 1,2 -> 432,
+  trials 3,4 -> 429). Validation is a held-out *training trial*: by default the last training trial (2).
+
+The same odd/even and first-half/second-half rules apply to any dataset's numbering (synthetic,
+manifest); explicit ``train_subjects``/``test_subjects``/``val_subjects`` (or ``*_trials``) override
+them. The three parts are always disjoint, and validation always comes from the training side.
+
+(The VSKD authors select models on the test split every epoch; this module makes that impossible.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from vskd.data.recording import Recording
+from vskd.errors import ConfigError, DataError
+
+PROTOCOLS = ("cross-subject", "subject-specific")
+
+__all__ = ["PROTOCOLS", "Splits", "make_splits"]
+
+
+@dataclass
+class Splits:
+    """Train / validation / test recordings (each sorted by key) and the groups that define them.
+
+    ``groups`` maps ``train``/``val``/``test`` to the subjects (cross-subject) or trials
+    (subject-specific) in each part.
+    """
+
+    train: list[Recording]
+    val: list[Recording]
+    test: list[Recording]
+    protocol: str = "cross-subject"
+    groups: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def train_and_val(self) -> list[Recording]:
+        """The whole training side (train + validation), e.g. to refit once the epochs are chosen."""
+        return sorted(self.train + self.val, key=lambda r: r.key)
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def describe(self) -> str:
+        what = "subjects" if self.protocol == "cross-subject" else "trials"
+        return f"{self.protocol}: " + ", ".join(
+            f"{part} {len(getattr(self, part))} ({what} {self.groups.get(part, [])})" for part in ("train", "val", "test")
+        )
+
+
+def _ints(name: str, values) -> list[int] | None:
+    if values is None:
+        return None
+    if isinstance(values, int):
+        values = [values]
+    try:
+        out = sorted({int(v) for v in values})
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a list of integers, got {values!r}") from None
+    return out
+
+
+def make_splits(
+    recordings: Sequence[Recording],
+    protocol: str = "cross-subject",
+    val: str | Sequence[int] | None = "auto",
+    *,
+    train_subjects: Sequence[int] | None = None,
+    test_subjects: Sequence[int] | None = None,
+    val_subjects: Sequence[int] | None = None,
+    train_trials: Sequence[int] | None = None,
+    test_trials: Sequence[int] | None = None,
+    val_trials: Sequence[int] | None = None,
+) -> Splits:
+    """Split ``recordings`` by ``protocol`` into train / validation / test.
+
+    Args:
+        recordings: the dataset's recordings.
+        protocol: ``"cross-subject"`` (split on ``key.subject``) or ``"subject-specific"`` (``key.trial``).
+        val: ``"auto"`` (the last training subject / trial), ``"none"`` (no validation part), or an
+            explicit list of training subjects / trials to hold out.
+        train_subjects, test_subjects: cross-subject groups (default: odd / even subjects present).
+        val_subjects: cross-subject validation subjects (same as a list ``val``); must be training subjects.
+        train_trials, test_trials, val_trials: the subject-specific counterparts (default: first half /
+            second half of the trials present; validation the last training trial).
+
+    Raises:
+        ConfigError: an unknown protocol, overlapping groups, validation outside the training side.
+        DataError: a split that would be empty.
+    """
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if not recordings:
+        raise DataError(f"{protocol} split: no recordings to split")
+    cross = protocol == "cross-subject"
+    unit = "subject" if cross else "trial"
+    if cross and (train_trials is not None or test_trials is not None or val_trials is not None):
+        raise ConfigError("train_trials/test_trials/val_trials apply to the subject-specific protocol, not cross-subject")
+    if not cross and (train_subjects is not None or test_subjects is not None or val_subjects is not None):
+        raise ConfigError("train_subjects/test_subjects/val_subjects apply to the cross-subject protocol, not subject-specific")
+    train_g = _ints(f"train_{unit}s", train_subjects if cross else train_trials)
+    test_g = _ints(f"test_{unit}s", test_subjects if cross else test_trials)
+    val_g = _ints(f"val_{unit}s", val_subjects if cross else val_trials)
+
+    def group(rec: Recording) -> int:
+        return rec.key.subject if cross else rec.key.trial
+
+    present = sorted({group(r) for r in recordings})
+    if train_g is None and test_g is None:
+        if cross:
+            train_g = [g for g in present if g % 2 == 1]
+            test_g = [g for g in present if g % 2 == 0]
+        else:
+            half = (len(present) + 1) // 2
+            train_g, test_g = present[:half], present[half:]
+    elif train_g is None:
+        train_g = [g for g in present if g not in test_g]
+    elif test_g is None:
+        test_g = [g for g in present if g not in train_g]
+    overlap = sorted(set(train_g) & set(test_g))
+    if overlap:
+        raise ConfigError(f"{protocol}: {unit}s {overlap} are in both train_{unit}s and test_{unit}s")
+
+    # validation: held out of the training side only
+    if val_g is not None and not (isinstance(val, str) and val == "auto"):
+        raise ConfigError(f"give validation {unit}s either as val=[...] or val_{unit}s=[...], not both")
+    if val_g is None:
+        if val is None or (isinstance(val, str) and val == "none"):
+            val_g = []
+        elif isinstance(val, str):
+            if val != "auto":
+                raise ConfigError(f"val={val!r}: expected 'auto', 'none' or a list of training {unit}s")
+            train_present = [g for g in train_g if g in present]
+            val_g = train_present[-1:] if len(train_present) > 1 else []
+            if len(train_present) <= 1:
+                raise DataError(
+                    f"{protocol}: cannot hold out a validation {unit}: the training side has {unit}s {train_present} only "
+                    f"(pass val='none' to train without validation)"
+                )
+        else:
+            val_g = _ints("val", val)
+    outside = sorted(set(val_g) - set(train_g))
+    if outside:
+        raise ConfigError(
+            f"{protocol}: validation {unit}s {outside} are not training {unit}s {train_g}; "
+            f"validation must come from the training side, never from test"
+        )
+    fit_g = [g for g in train_g if g not in val_g]
+
+    parts: dict[str, list[Recording]] = {"train": [], "val": [], "test": []}
+    for rec in sorted(recordings, key=lambda r: r.key):
+        g = group(rec)
+        if g in val_g:
+            parts["val"].append(rec)
+        elif g in fit_g:
+            parts["train"].append(rec)
+        elif g in test_g:
+            parts["test"].append(rec)
+    groups = {"train": fit_g, "val": list(val_g), "test": list(test_g)}
+    for name in ("train", "test") + (("val",) if val_g else ()):
+        if not parts[name]:
+            raise DataError(
+                f"{protocol} split: the {name} part is empty ({name} {unit}s {groups[name]}; "
+                f"{unit}s present in the data: {present})"
+            )
+    ids = [{id(r) for r in parts[n]} for n in ("train", "val", "test")]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2]), "splits overlap"
+    keys = [{r.key for r in parts[n]} for n in ("train", "val", "test")]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2]), "splits share recording keys"
+    return Splits(train=parts["train"], val=parts["val"], test=parts["test"], protocol=protocol, groups=groups)
