@@ -106,6 +106,7 @@ class DistillConfig:
     ce_weight: float = 1.0
     teacher_checkpoint: str | None = None  # trained teacher (best.pt of train-teacher)
     teacher_cache: str = "auto"  # auto | on | off: cache teacher outputs (eval transform) once
+    pairing: str = "paired"  # paired | unpaired | class-shuffled (controls; see vskd.engine.pairing)
 
 
 @dataclass
@@ -268,6 +269,7 @@ _CHOICES = {
     "teacher.train.optimizer": ("adam", "sgd"),
     "student.train.optimizer": ("adam", "sgd"),
     "distill.teacher_cache": ("auto", "on", "off"),
+    "distill.pairing": ("paired", "unpaired", "class-shuffled"),
 }
 
 
@@ -294,6 +296,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config key 'teacher.input.num_segments': expected >= 1, got {cfg.teacher.input.num_segments}")
     if cfg.student.input.out_size < 16:
         raise ConfigError(f"config key 'student.input.out_size': expected >= 16, got {cfg.student.input.out_size}")
+    if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
+        raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
+                          "they need distill.teacher_cache on or auto")
     if cfg.data.dataset in ("utd-mhad", "manifest") and not cfg.data.root:
         raise ConfigError(f"config key 'data.root': dataset '{cfg.data.dataset}' needs a root path")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from torch.utils.data import DataLoader
 
 from vskd.config import Config, config_from_dict, config_to_dict, save_config
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
+from vskd.engine.pairing import ReassignedCache
 from vskd.engine.evaluate import classification_metrics, predict, write_report
 from vskd.engine.trainer import EpochShuffleSampler, Trainer, load_checkpoint
 from vskd.errors import ConfigError, VskdError
@@ -135,12 +137,16 @@ def _evaluator(forward):
     return evaluate
 
 
+_START: dict[str, float] = {}  # run folder -> start time of this process's job (for wall_s)
+
+
 def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> Path:
     run = Path(run_dir)
     if run.exists() and (run / "last.pt").exists() and not resume:
         raise VskdError(f"run folder {run} already holds a run (last.pt); pass --resume to continue it "
                         f"or choose another --out")
     run.mkdir(parents=True, exist_ok=True)
+    _START[str(run)] = time.time()
     save_config(cfg, run / "config.yaml")
     seed_everything(cfg.seed)
     return run
@@ -157,6 +163,7 @@ def _finish(run: Path, kind: str, forward_of_model, model: nn.Module, test_loade
     write_report(test, class_names, run, "test", title=f"{kind}: test")
     summary = {
         "kind": kind,
+        "wall_s": round(time.time() - _START.get(str(run), time.time()), 1),
         "best_epoch": result.best_epoch + 1,
         "val": {"accuracy": result.best_val["accuracy"], "macro_f1": result.best_val["macro_f1"]},
         "test": {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
@@ -298,6 +305,8 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     cache = None
     if use_cache:
         cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), splits.train, t_names, progress)
+        if cfg.distill.pairing != "paired":
+            cache = ReassignedCache(cache, [r.label for r in splits.train], cfg.distill.pairing, cfg.seed)
     # what a method may need to know about the data before building its adapters (CRD's memory bank)
     method.dataset_size = len(tr)
     method.num_classes = len(names)
@@ -325,11 +334,12 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     evaluate.num_classes = len(names)
     trainer = Trainer(run, distiller.trainable, optimizer, step, evaluate, opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=_meta(cfg, "student", names),
-                      export=student.state_dict, on_epoch_start=_epoch_hook([tr], [tl]),
+                      export=student.state_dict, on_epoch_start=_epoch_hook([tr, cache], [tl]),
                       grad_clip=opt.grad_clip, progress=progress)
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, "student", forward, student, test_l, names, result,
-                   extra={"method": cfg.distill.method, "teacher_checkpoint": str(cfg.distill.teacher_checkpoint)})
+                   extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,
+                          "teacher_checkpoint": str(cfg.distill.teacher_checkpoint)})
 
 
 def _setup_method(distiller: Distiller, train_ds, teacher, cache) -> None:

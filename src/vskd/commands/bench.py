@@ -1,0 +1,43 @@
+"""``vskd bench NAME``: a benchmark spec from configs/bench/, run (resumably) and summarised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parents[3] / "configs" / "bench"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="run a benchmark (e.g. `vskd bench utd-mhad --preset cpu`)")
+    p.add_argument("dataset", help="benchmark name (configs/bench/<dataset>-<preset>.yaml) or a spec file")
+    p.add_argument("--preset", default="cpu", help="cpu (reduced, for 2 CPU cores) or paper (GPU)")
+    p.add_argument("--out", help="run folder (default runs/bench/<name>)")
+    p.add_argument("--results", default="docs/results", help="where the tables, JSON and plots go")
+    p.add_argument("--only", action="append", help="run only these run ids (repeatable)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override applied to every run")
+    p.add_argument("--summarise", action="store_true", help="only write the summary of finished runs")
+    p.add_argument("--progress", action="store_true", help="per-epoch progress of each run")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    import sys
+    import time
+
+    from vskd.engine.bench import Bench, load_spec, markdown_tables, write_results
+
+    path = Path(args.dataset)
+    if not path.is_file():
+        path = BENCH_DIR / f"{args.dataset}-{args.preset}.yaml"
+    spec = load_spec(path)
+    out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
+    bench = Bench(spec, out, extra_set=args.overrides, only=args.only, progress=args.progress)
+    t0 = time.time()
+    summary = bench.summary() if args.summarise else bench.run()
+    command = "vskd " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("vskd") else \
+        f"vskd bench {args.dataset} --preset {args.preset}"
+    res = write_results(bench, summary, args.results, command, time.time() - t0)
+    print(markdown_tables(summary))
+    print(f"[vskd bench] results: {res} and {res.with_suffix('.md')}")
+    return 0

@@ -1,0 +1,329 @@
+"""Benchmarks: many runs over seeds from one spec file, resumable, summarised as tables and plots.
+
+A benchmark spec (``configs/bench/*.yaml``) names a base experiment config, the seeds, the teachers
+to train (once per seed, each with its own overrides) and the runs: the student alone, every
+distillation method, ablations. Each run is ``seed<s>/<id>`` under the output folder, trained by the
+same functions as the CLI (:mod:`vskd.engine.pipeline`). A run with ``results.json`` is finished and
+reused; a run with only ``last.pt`` is resumed; so an interrupted benchmark continues where it
+stopped. Model selection is always on the validation split; the test split is read once per run.
+
+Spec format::
+
+    name: utd-mhad-cpu
+    base: ../utd-mhad/cpu.yaml          # relative to the spec file
+    seeds: [0, 1, 2]
+    set: []                              # overrides applied to every run
+    teachers:                            # name -> overrides of train-teacher
+      depth: []
+    runs:
+      - {id: student, job: student}
+      - {id: dask, method: dask}                          # teacher: the first one listed
+      - {id: dask-unpaired, method: dask, set: [distill.pairing=unpaired], group: ablation}
+      - {id: dask-skeleton, method: dask, teacher: skeleton, group: teachers}
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from vskd.config import load_config
+from vskd.errors import ConfigError, VskdError
+
+
+@dataclass
+class RunSpec:
+    id: str
+    job: str = "distill"  # student | distill
+    method: str | None = None
+    teacher: str | None = None
+    set: list[str] = field(default_factory=list)
+    group: str = "main"
+    label: str | None = None
+
+
+@dataclass
+class BenchSpec:
+    name: str
+    path: Path
+    base: Path
+    seeds: list[int]
+    set: list[str]
+    teachers: dict[str, list[str]]
+    runs: list[RunSpec]
+
+    @property
+    def main_teacher(self) -> str:
+        return next(iter(self.teachers))
+
+
+def load_spec(path: str | Path) -> BenchSpec:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"benchmark spec not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"benchmark spec {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    known = {"name", "base", "seeds", "set", "teachers", "runs"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"benchmark spec {p}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(known))})")
+    for key in ("base", "runs"):
+        if key not in raw:
+            raise ConfigError(f"benchmark spec {p}: missing key '{key}'")
+    teachers = raw.get("teachers") or {"default": []}
+    runs = []
+    fields = set(RunSpec.__dataclass_fields__)
+    for i, r in enumerate(raw["runs"]):
+        if not isinstance(r, dict) or "id" not in r:
+            raise ConfigError(f"benchmark spec {p}: runs[{i}] needs an 'id'")
+        bad = sorted(set(r) - fields)
+        if bad:
+            raise ConfigError(f"benchmark spec {p}: runs[{i}] ({r['id']}): unknown key '{bad[0]}' "
+                              f"(valid: {', '.join(sorted(fields))})")
+        run = RunSpec(**r)
+        if run.job not in ("student", "distill"):
+            raise ConfigError(f"benchmark spec {p}: run '{run.id}': job must be student or distill, got '{run.job}'")
+        if run.job == "distill" and not run.method:
+            raise ConfigError(f"benchmark spec {p}: run '{run.id}': a distill run needs a 'method'")
+        if run.teacher and run.teacher not in teachers:
+            raise ConfigError(f"benchmark spec {p}: run '{run.id}': teacher '{run.teacher}' is not in teachers "
+                              f"({', '.join(teachers)})")
+        runs.append(run)
+    ids = [r.id for r in runs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"benchmark spec {p}: duplicate run id '{dup[0]}'")
+    return BenchSpec(name=raw.get("name", p.stem), path=p, base=(p.parent / raw["base"]).resolve(),
+                     seeds=list(raw.get("seeds", [0])), set=list(raw.get("set") or []),
+                     teachers={k: list(v or []) for k, v in teachers.items()}, runs=runs)
+
+
+class Bench:
+    """Runs a :class:`BenchSpec` into ``out`` and summarises it."""
+
+    def __init__(self, spec: BenchSpec, out: str | Path, extra_set: list[str] | None = None,
+                 only: list[str] | None = None, progress: bool = False):
+        self.spec = spec
+        self.out = Path(out)
+        self.extra = list(extra_set or [])
+        self.only = only
+        self.progress = progress
+
+    def config(self, seed: int, overrides: list[str]):
+        return load_config(self.spec.base, [*self.spec.set, *self.extra, f"seed={seed}", *overrides])
+
+    def teacher_dir(self, seed: int, name: str) -> Path:
+        return self.out / f"seed{seed}" / f"teacher-{name}"
+
+    def plan(self) -> list[tuple[int, str, object]]:
+        """(seed, kind, spec) in execution order: per seed, the teachers its runs need, then the runs."""
+        steps: list[tuple[int, str, object]] = []
+        runs = [r for r in self.spec.runs if not self.only or r.id in self.only]
+        needed = {r.teacher or self.spec.main_teacher for r in runs if r.job == "distill"}
+        for seed in self.spec.seeds:
+            for name in self.spec.teachers:
+                if name in needed or (not self.only):
+                    steps.append((seed, "teacher", name))
+            for r in runs:
+                steps.append((seed, "run", r))
+        return steps
+
+    def run(self) -> dict:
+        from vskd.engine import pipeline
+
+        steps = self.plan()
+        t0 = time.time()
+        for k, (seed, kind, item) in enumerate(steps, 1):
+            if kind == "teacher":
+                name = item
+                run_dir = self.teacher_dir(seed, name)
+                cfg = self.config(seed, self.spec.teachers[name])
+                job, label = pipeline.train_teacher, f"teacher-{name}"
+            else:
+                r = item
+                run_dir = self.out / f"seed{seed}" / r.id
+                ov = list(r.set)
+                if r.job == "distill":
+                    tdir = self.teacher_dir(seed, r.teacher or self.spec.main_teacher)
+                    if not (tdir / "results.json").exists():
+                        self._fail(run_dir, f"teacher {tdir} did not finish")
+                        continue
+                    ov = [f"distill.teacher_checkpoint={tdir / 'best.pt'}", f"distill.method={r.method}", *ov]
+                cfg = self.config(seed, ov)
+                job = pipeline.train_student if r.job == "student" else pipeline.distill
+                label = r.id
+            done = run_dir / "results.json"
+            if done.exists():
+                continue
+            (run_dir / "failed.txt").unlink(missing_ok=True)
+            started = time.time()
+            print(f"[bench] ({k}/{len(steps)}) seed {seed} {label} ...", flush=True)
+            try:
+                res = job(cfg, run_dir, resume=(run_dir / "last.pt").exists(), progress=self.progress)
+            except (VskdError, RuntimeError, ValueError) as exc:
+                self._fail(run_dir, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
+                print(f"[bench] ({k}/{len(steps)}) seed {seed} {label} FAILED: {exc}", flush=True)
+                continue
+            print(f"[bench] ({k}/{len(steps)}) seed {seed} {label}: test acc {res['test']['accuracy']:.4f} "
+                  f"macro-F1 {res['test']['macro_f1']:.4f} (val {res['val']['accuracy']:.4f}) "
+                  f"in {time.time() - started:.0f} s; {time.time() - t0:.0f} s elapsed", flush=True)
+        return self.summary()
+
+    @staticmethod
+    def _fail(run_dir: Path, message: str) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "failed.txt").write_text(message)
+
+    # ------------------------------------------------------------------ summary
+    def summary(self) -> dict:
+        rows: dict[str, dict] = {}
+        entries = [(f"teacher-{n}", "teacher", None, n, "teachers", f"teacher ({n})") for n in self.spec.teachers]
+        entries += [(r.id, r.job, r.method, (r.teacher or self.spec.main_teacher) if r.job == "distill" else None,
+                     r.group, r.label or r.id) for r in self.spec.runs]
+        for rid, job, method, teacher, group, label in entries:
+            seeds, failed = {}, {}
+            for seed in self.spec.seeds:
+                d = self.out / f"seed{seed}" / rid
+                if (d / "results.json").exists():
+                    res = json.loads((d / "results.json").read_text())
+                    seeds[str(seed)] = {"test_accuracy": res["test"]["accuracy"], "test_macro_f1": res["test"]["macro_f1"],
+                                        "val_accuracy": res["val"]["accuracy"], "best_epoch": res["best_epoch"],
+                                        "wall_s": res.get("wall_s")}
+                elif (d / "failed.txt").exists():
+                    failed[str(seed)] = (d / "failed.txt").read_text().splitlines()[0]
+            row = {"label": label, "job": job, "method": method, "teacher": teacher, "group": group,
+                   "seeds": seeds, "failed": failed}
+            for key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
+                vals = [s[key] for s in seeds.values()]
+                row[key] = {"mean": statistics.fmean(vals) if vals else None,
+                            "std": statistics.stdev(vals) if len(vals) > 1 else (0.0 if vals else None),
+                            "n": len(vals)}
+            rows[rid] = row
+        return {"benchmark": self.spec.name, "spec": str(self.spec.path), "seeds": self.spec.seeds,
+                "overrides": self.extra, "runs": rows}
+
+
+def _pm(stat: dict) -> str:
+    if stat["mean"] is None:
+        return "—"
+    return f"{100 * stat['mean']:.1f} ± {100 * stat['std']:.1f}"
+
+
+def markdown_tables(summary: dict) -> str:
+    groups: dict[str, list] = {}
+    for rid, row in summary["runs"].items():
+        groups.setdefault(row["group"], []).append((rid, row))
+    out = []
+    for group, items in groups.items():
+        out += [f"### {group}", "", "| run | method | teacher | test acc (%) | test macro-F1 (%) | val acc (%) | seeds |",
+                "|---|---|---|---|---|---|---|"]
+        for rid, row in items:
+            n = row["test_accuracy"]["n"]
+            fail = f" ({len(row['failed'])} failed)" if row["failed"] else ""
+            out.append(f"| {row['label']} | {row['method'] or row['job']} | {row['teacher'] or '—'} | "
+                       f"{_pm(row['test_accuracy'])} | {_pm(row['test_macro_f1'])} | {_pm(row['val_accuracy'])} | {n}{fail} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def plot_bars(summary: dict, path: Path, groups=("main",)) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = [(row["label"], row["test_accuracy"]) for row in summary["runs"].values()
+             if row["group"] in groups and row["test_accuracy"]["mean"] is not None]
+    if not items:
+        return
+    labels = [i[0] for i in items]
+    means = [100 * i[1]["mean"] for i in items]
+    stds = [100 * i[1]["std"] for i in items]
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(items) + 2), 4))
+    ax.bar(range(len(items)), means, yerr=stds, capsize=3, color="#4c72b0")
+    ax.set_xticks(range(len(items)), labels, rotation=60, ha="right")
+    ax.set_ylabel("test accuracy (%)")
+    lo = max(0, min(m - s for m, s in zip(means, stds)) - 5)
+    ax.set_ylim(lo, min(100, max(m + s for m, s in zip(means, stds)) + 3))
+    ax.set_title(f"{summary['benchmark']}: mean ± std over seeds {summary['seeds']}")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(out: Path, seed: int, run_ids: list[str], path: Path) -> None:
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for rid in run_ids:
+        f = out / f"seed{seed}" / rid / "metrics.csv"
+        if not f.exists():
+            continue
+        rows = list(csv.DictReader(f.open()))
+        ax.plot([int(r["epoch"]) for r in rows], [100 * float(r["val_accuracy"]) for r in rows], label=rid)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(bench: Bench, summary: dict, results_dir: str | Path, command: str, wall_s: float) -> Path:
+    """``<name>.json``, ``<name>.md`` and plots under ``results_dir`` (e.g. docs/results)."""
+    import shutil
+
+    rd = Path(results_dir)
+    img = rd / "img" / summary["benchmark"]
+    img.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, no GPU",
+            "command": command, "wall_s_this_invocation": round(wall_s, 1),
+            "wall_s_sum_of_runs": round(sum(s.get("wall_s") or 0 for r in summary["runs"].values()
+                                            for s in r["seeds"].values()), 1)}
+    summary = {**summary, **meta}
+    (rd / f"{summary['benchmark']}.json").write_text(json.dumps(summary, indent=2))
+    plot_bars(summary, img / "bars.png", groups=("main", "teachers"))
+    first = bench.spec.seeds[0]
+    main_t = f"teacher-{bench.spec.main_teacher}"
+    plot_curves(bench.out, first, [main_t, "student", "dask"], img / "curves.png")
+    for rid in (main_t, "student", "dask"):
+        src = bench.out / f"seed{first}" / rid / "test_confusion.png"
+        if src.exists():
+            shutil.copyfile(src, img / f"confusion_{rid}.png")
+    md = [f"# {summary['benchmark']}", "",
+          f"- date: {meta['date']}; machine: {meta['machine']}",
+          f"- command: `{command}`",
+          f"- spec: `{Path(summary['spec']).as_posix()}`; seeds {summary['seeds']}",
+          f"- wall time: {meta['wall_s_sum_of_runs'] / 3600:.2f} h summed over runs",
+          "", "Test top-1 accuracy and macro-F1 (%), mean ± std over seeds; every model selected on the "
+          "validation split (held-out training subject), the test split read once per run.", "",
+          markdown_tables(summary), "",
+          f"![bars](img/{summary['benchmark']}/bars.png)", "",
+          f"![curves](img/{summary['benchmark']}/curves.png)", ""]
+    notes = rd / f"{summary['benchmark']}.notes.md"  # hand-written discussion, kept across re-runs
+    if notes.exists():
+        md += ["## Discussion", "", notes.read_text()]
+    (rd / f"{summary['benchmark']}.md").write_text("\n".join(md))
+    return rd / f"{summary['benchmark']}.json"
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
