@@ -1,0 +1,345 @@
+"""Paired samples: the teacher's clip and the student's GAF image of the *same* recording.
+
+VSKD (Ni et al., ICASSP 2022) distils a video teacher into an accelerometer student. Distillation
+compares the two networks on the same action instance, so each item of :class:`PairedDataset` is
+built from one :class:`~vskd.data.recording.Recording`:
+
+* ``student``: the recording's wrist-accelerometer axes (:class:`GAFSpec.axes`) encoded as a
+  Gramian Angular Field image, float32 ``(C, S, S)`` in [0, 1] (:func:`vskd.gaf.gaf_image`), one
+  channel per axis — no augmentation, as in the paper;
+* ``teacher`` (when a :class:`~vskd.data.frames.ClipSpec` is given): ``K`` TSN frames of the
+  recording's depth or RGB video, float32 ``(K, 3, H, W)`` RGB in [0, 1]
+  (:func:`vskd.data.frames.clip_transform`);
+* ``index`` (its stable position in the dataset, what contrastive methods such as CRD key their
+  memory on), ``label`` (0-based class) and ``key`` (the recording's name, e.g. ``utd-mhad/a1_s1_t1``).
+
+(The authors' released script zips two independently shuffled loaders, so its "pairs" are unrelated
+recordings; here a pair is by construction the two views of one recording.)
+
+Training items draw their frames, crop and flip from a generator seeded by ``(seed, epoch, index)``
+(:meth:`PairedDataset.set_epoch`), so they are reproducible whatever the number of DataLoader workers
+and whichever worker loads the item; evaluation items are deterministic. The decoded clips and the GAF
+images are cached on disk (:mod:`vskd.data.cache`): only the first epoch of the first run decodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vskd.data.cache import ArrayCache
+from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
+from vskd.data.recording import Recording
+from vskd.errors import ConfigError, DataError, VskdError
+
+__all__ = [
+    "ClipSpec",
+    "DepthMapping",
+    "GAFSpec",
+    "PairedDataset",
+    "clip_frames",
+    "collate",
+    "raw_window",
+    "student_image",
+    "warm_cache",
+]
+
+CLIP_NAMESPACE = "clips"
+GAF_NAMESPACE = "gaf"
+
+
+@dataclass(frozen=True)
+class GAFSpec:
+    """The student's view: which inertial axes, encoded how (the arguments of :func:`vskd.gaf.gaf_image`).
+
+    Attributes:
+        method: ``"summation"`` (GASF, the paper's) or ``"difference"`` (GADF).
+        axes: inertial channels, one image channel each (x, y, z -> R, G, B in the paper).
+        image_size: PAA length before the GAF (None: the recording's own length, as the authors; a
+            float in (0, 1] is a fraction of the length, as in pyts).
+        out_size: side of the final image (bilinear resize; 224 in the paper; None keeps the GAF size,
+            which then varies with the recording's length).
+        scaling: ``"minmax"`` (each image channel min-max to [0, 1], the authors') or ``"affine"``
+            (``(g + 1) / 2``, keeps absolute GAF values).
+        orientation: ``"standard"`` (pyts) or ``"authors"`` (their arcsin GADF, the transpose).
+    """
+
+    method: Literal["summation", "difference"] = "summation"
+    axes: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
+    image_size: int | None = None
+    out_size: int | None = 224
+    scaling: Literal["minmax", "affine"] = "minmax"
+    orientation: Literal["standard", "authors"] = "standard"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.axes, str):
+            object.__setattr__(self, "axes", tuple(a.strip() for a in self.axes.split(",") if a.strip()))
+        else:
+            object.__setattr__(self, "axes", tuple(self.axes))
+        if not self.axes:
+            raise ConfigError("GAF axes must name at least one inertial channel, e.g. ('acc_x', 'acc_y', 'acc_z')")
+        if self.method not in ("summation", "difference"):
+            raise ConfigError(f"GAF method must be 'summation' or 'difference', got {self.method!r}")
+        if self.scaling not in ("minmax", "affine"):
+            raise ConfigError(f"GAF scaling must be 'minmax' or 'affine', got {self.scaling!r}")
+        if self.orientation not in ("standard", "authors"):
+            raise ConfigError(f"GAF orientation must be 'standard' or 'authors', got {self.orientation!r}")
+        v = self.image_size
+        ok = v is None or (
+            not isinstance(v, bool)
+            and ((isinstance(v, (int, np.integer)) and v >= 1) or (isinstance(v, (float, np.floating)) and 0 < v <= 1))
+        )
+        if not ok:
+            raise ConfigError(f"GAF image_size must be None, an integer >= 1 or a fraction in (0, 1], got {v!r}")
+        v = self.out_size
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise ConfigError(f"GAF out_size must be a positive integer or None, got {v!r}")
+
+    def params(self) -> dict[str, Any]:
+        """The options that determine the image (the GAF cache key's part)."""
+        return {
+            "method": self.method,
+            "axes": list(self.axes),
+            "image_size": self.image_size,
+            "out_size": self.out_size,
+            "scaling": self.scaling,
+            "orientation": self.orientation,
+        }
+
+
+# ----------------------------------------------------------------------------------- one view each
+def _context(recording: Recording, modality: str, exc: VskdError) -> DataError:
+    msg = str(exc)
+    if str(recording.key) in msg:
+        return DataError(msg)
+    return DataError(f"recording {recording.key} ({modality}): {msg}")
+
+
+def _inertial_window(recording: Recording, axes: Sequence[str]) -> np.ndarray:
+    signal = recording.load("inertial")
+    try:
+        window = signal.select(tuple(axes))
+    except DataError as exc:
+        raise _context(recording, "inertial", exc) from None
+    if window.shape[0] < 1:
+        raise DataError(f"recording {recording.key} (inertial): the signal has no samples")
+    return np.asarray(window, dtype=np.float64)
+
+
+def student_image(recording: Recording, spec: GAFSpec, cache: ArrayCache | None = None) -> np.ndarray:
+    """The recording's GAF image, float32 ``(C, S, S)`` in [0, 1] (cached under ``"gaf"`` when ``cache``)."""
+    from vskd.gaf import gaf_image
+
+    def build() -> np.ndarray:
+        window = _inertial_window(recording, spec.axes)
+        try:
+            img = gaf_image(
+                window,
+                method=spec.method,
+                image_size=spec.image_size,
+                out_size=spec.out_size,
+                scaling=spec.scaling,
+                orientation=spec.orientation,
+            )
+        except VskdError as exc:
+            raise _context(recording, "inertial", exc) from None
+        img = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(img).all():
+            raise DataError(f"recording {recording.key} (inertial): GAF image has NaN/Inf values")
+        return img
+
+    source = recording.source("inertial")
+    if cache is None:
+        return build()
+    # float32 GAF images barely compress and decompressing them costs more than recomputing: stored raw
+    return cache.get_or_build(GAF_NAMESPACE, source, spec.params(), build, compress=False)
+
+
+def raw_window(recording: Recording, axes: Sequence[str], length: int | None = None) -> tuple[np.ndarray, int]:
+    """The raw inertial window float32 ``(L, C)`` and its valid length.
+
+    With ``length``: a longer signal is cropped to its centre ``length`` samples, a shorter one is
+    zero-padded at the end; the valid length is ``min(T, length)``. Without: the whole signal.
+    """
+    w = _inertial_window(recording, axes).astype(np.float32)
+    t = w.shape[0]
+    if length is None:
+        return w, t
+    if t >= length:
+        start = (t - length) // 2
+        return np.ascontiguousarray(w[start : start + length]), length
+    out = np.zeros((length, w.shape[1]), np.float32)
+    out[:t] = w
+    return out, t
+
+
+def clip_frames(recording: Recording, spec: ClipSpec, cache: ArrayCache | None = None) -> np.ndarray:
+    """All frames of the recording's video decoded at the working size: uint8 ``(T, C, h, w)``
+    (``C = 1`` depth, ``3`` RGB); cached under ``"clips"`` when ``cache``."""
+
+    def build() -> np.ndarray:
+        video = recording.load(spec.modality)
+        try:
+            return decode_clip(video, spec)
+        except DataError as exc:
+            raise _context(recording, spec.modality, exc) from None
+
+    source = recording.source(spec.modality)
+    if cache is None:
+        return build()
+    return cache.get_or_build(CLIP_NAMESPACE, source, spec.decode_params(), build)
+
+
+# ----------------------------------------------------------------------------------- the dataset
+class PairedDataset(Dataset):
+    """Teacher clip + student GAF image of the same recording (see the module docstring).
+
+    Args:
+        recordings: the recordings, in a fixed order (``index`` is the position in this list).
+        student: the GAF view (default :class:`GAFSpec`()), or None for a teacher-only dataset
+            (items without ``student``; used to train the teacher).
+        teacher: the video view, or None for a student-only dataset.
+        train: random TSN frames, multi-scale crop and flip (True) or centre frames and centre crop.
+        cache_dir: cache folder (None: ``$VSKD_CACHE`` or ``~/.cache/vskd``; False: no disk cache).
+        seed: base seed of the per-item generators (``seed, epoch, index``).
+        student_raw: return the raw inertial window (float32 ``(L, C)``) as ``student`` instead of the
+            GAF image, plus ``student_length`` (valid samples); see :func:`raw_window`.
+        raw_length: ``L`` for ``student_raw`` (None: each recording's own length; batches then need
+            :func:`collate`, which keeps unequal tensors as a list).
+        compress: store decoded clips zlib-compressed (default; ~15x smaller depth clips, a few ms more
+            per read). GAF images are always stored uncompressed.
+
+    Raises:
+        DataError: a recording lacks the inertial or the teacher's modality (named in the message).
+    """
+
+    def __init__(
+        self,
+        recordings: Sequence[Recording],
+        student: GAFSpec | None = GAFSpec(),
+        teacher: ClipSpec | None = None,
+        train: bool = False,
+        cache_dir: str | Path | None | Literal[False] = None,
+        seed: int = 0,
+        student_raw: bool = False,
+        raw_length: int | None = None,
+        compress: bool = True,
+    ) -> None:
+        self.recordings = list(recordings)
+        if student is None and teacher is None:
+            raise ConfigError("PairedDataset needs a student (GAFSpec) or a teacher (ClipSpec) view, got neither")
+        if student is None and student_raw:
+            raise ConfigError("student_raw=True needs a student spec (its axes select the inertial channels)")
+        self.student = student
+        self.teacher = teacher
+        self.train = bool(train)
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        self.epoch = 0
+        self.student_raw = bool(student_raw)
+        if raw_length is not None and raw_length < 1:
+            raise ConfigError(f"raw_length must be a positive integer or None, got {raw_length!r}")
+        self.raw_length = raw_length
+        self.cache = None if cache_dir is False else ArrayCache(cache_dir, compress=compress)
+        for rec in self.recordings:  # fail early and clearly: a missing modality names the recording
+            if student is not None:
+                rec.source("inertial")
+            if teacher is not None:
+                rec.source(teacher.modality)
+
+    # --------------------------------------------------------------------------------- epochs
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose random frames/crops training items use (call before each epoch)."""
+        if epoch < 0:
+            raise ConfigError(f"epoch must be >= 0, got {epoch}")
+        self.epoch = int(epoch)
+
+    def item_rng(self, index: int) -> np.random.Generator:
+        """The generator of one training item: seeded by ``(seed, epoch, index)`` only."""
+        return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, int(index)]))
+
+    # --------------------------------------------------------------------------------- access
+    def __len__(self) -> int:
+        return len(self.recordings)
+
+    @property
+    def labels(self) -> list[int]:
+        return [int(r.label) for r in self.recordings]
+
+    @property
+    def keys(self) -> list[str]:
+        return [str(r.key) for r in self.recordings]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self.recordings)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for a dataset of {n} recordings")
+        index = int(index) % n
+        rec = self.recordings[index]
+        item: dict[str, Any] = {"index": index, "label": int(rec.label), "key": str(rec.key)}
+        if self.student is None:
+            pass
+        elif self.student_raw:
+            window, valid = raw_window(rec, self.student.axes, self.raw_length)
+            item["student"] = torch.from_numpy(window)
+            item["student_length"] = valid
+        else:
+            item["student"] = torch.from_numpy(student_image(rec, self.student, self.cache))
+        if self.teacher is not None:
+            frames = clip_frames(rec, self.teacher, self.cache)
+            rng = self.item_rng(index) if self.train else None
+            item["teacher"] = clip_transform(frames, self.teacher, self.train, rng)
+        return item
+
+    def __repr__(self) -> str:
+        t = f"{self.teacher.modality} K={self.teacher.num_segments}" if self.teacher else "none"
+        s = "raw" if self.student_raw else self.student
+        return f"PairedDataset({len(self)} recordings, train={self.train}, teacher={t}, student={s})"
+
+
+# ----------------------------------------------------------------------------------- batches, warm-up
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batch items: equal-shape tensors are stacked, numbers become a tensor, strings a list;
+    tensors of unequal shapes (raw windows of varying length) stay a list."""
+    if not items:
+        raise ValueError("collate needs at least one item")
+    out: dict[str, Any] = {}
+    for k in items[0]:
+        vals = [it[k] for it in items]
+        v0 = vals[0]
+        if isinstance(v0, torch.Tensor):
+            out[k] = torch.stack(vals) if all(v.shape == v0.shape for v in vals) else vals
+        elif isinstance(v0, (bool, int, np.integer)):
+            out[k] = torch.tensor([int(v) for v in vals], dtype=torch.long)
+        elif isinstance(v0, (float, np.floating)):
+            out[k] = torch.tensor(vals, dtype=torch.float32)
+        else:
+            out[k] = list(vals)
+    return out
+
+
+def warm_cache(dataset: PairedDataset, progress: bool = True) -> dict[str, int]:
+    """Decode and store every recording's clip and GAF image so later epochs only read the cache.
+
+    Returns the cache counters of this pass (``hits``, ``misses``, ``corrupt``, ``uncacheable``).
+    """
+    from tqdm.auto import tqdm
+
+    cache = dataset.cache
+    if cache is None:
+        return {"hits": 0, "misses": 0, "corrupt": 0, "uncacheable": 0}
+    before = cache.stats.as_dict()
+    for rec in tqdm(dataset.recordings, desc="vskd cache", unit="rec", disable=not progress):
+        if dataset.student is not None and not dataset.student_raw:
+            student_image(rec, dataset.student, cache)
+        if dataset.teacher is not None:
+            clip_frames(rec, dataset.teacher, cache)
+    after = cache.stats.as_dict()
+    return {k: after[k] - before[k] for k in after}
