@@ -81,8 +81,16 @@ def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: 
 
 def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
     sampler = EpochShuffleSampler(len(dataset), seed) if shuffle else None
+    # a training batch of one breaks BatchNorm in training mode: drop such a last batch (only then)
+    drop_last = shuffle and len(dataset) % batch_size == 1 and len(dataset) > 1
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
-                      num_workers=num_workers, drop_last=False)
+                      num_workers=num_workers, drop_last=drop_last, collate_fn=_collate())
+
+
+def _collate():
+    from vskd.data.paired import collate
+
+    return collate
 
 
 def _epoch_hook(datasets, loaders):
