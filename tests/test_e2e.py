@@ -108,7 +108,7 @@ def test_demo_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "student + DASK" in out and "video teacher" in out
     table = (tmp_path / "demo" / "demo.md").read_text()
-    assert table.count("\n") == 4
+    assert table.count("\n") == 5  # header, rule, 3 rows
     # a second call reuses the finished runs
     assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
     assert "reusing finished run" in capsys.readouterr().out

@@ -332,8 +332,8 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
     optimizer = make_optimizer([p for p in distiller.trainable.parameters() if p.requires_grad], opt)
 
-    def forward(batch):
-        return student(batch["student"])
+    def forward(batch):  # the student's logits (SimKD: through the copied teacher classifier)
+        return distiller.predict(batch["student"])
 
     def step(batch):
         return distiller(batch)[1]
@@ -352,15 +352,9 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
 
 def _setup_method(distiller: Distiller, train_ds, teacher, cache) -> None:
     """Give the method the feature shapes of both sides once, so wiring errors fail at build time."""
-    item = train_ds[0]
-    with torch.no_grad():
-        s = distiller.student_features(item["student"].unsqueeze(0))
-        if cache is not None:
-            t = cache.lookup([item["index"]], distiller.teacher_names)
-        else:
-            t = distiller.teacher_features({"teacher": item["teacher"].unsqueeze(0), "index": [item["index"]]})
-    distiller.method.setup({k: tuple(v.shape[1:]) for k, v in s.items()},
-                           {k: tuple(v.shape[1:]) for k, v in t.items()})
+    from vskd.data.paired import collate
+
+    distiller.setup_method(collate([train_ds[0]]))
 
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,
