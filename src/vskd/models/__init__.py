@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from vskd.models.backbones import BACKBONES, available_backbones, build_backbone, register_backbone
 from vskd.models.bninception import BNInception, load_bninception_weights
+from vskd.models import efficientnet as _efficientnet  # noqa: F401  (registers "efficientnet_lite0")
 from vskd.models.hooks import FeatureRecorder, feature_shapes
 from vskd.models.student import GAFStudent
 from vskd.models.trn import MultiScaleRelation, VideoTeacher, tsn_param_groups
