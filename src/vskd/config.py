@@ -53,10 +53,11 @@ class GAFConfig:
 class ClipConfig:
     """The teacher's input: TSN-sampled frames of the video."""
 
-    modality: str = "depth"  # depth | rgb
+    modality: str = "depth"  # depth | rgb | skeleton (the skeleton teacher's joints)
     num_segments: int = 8
     frame_size: int = 256  # shorter side after resizing (cached at this size)
     crop_size: int = 224
+    skeleton_length: int = 32  # frames the skeleton is resampled to (skeleton teacher)
 
 
 @dataclass
@@ -79,8 +80,10 @@ def _teacher_optim() -> OptimConfig:
 
 @dataclass
 class TeacherConfig:
-    backbone: str = "bninception"  # bninception | resnet18 | resnet50
-    pretrained: str | None = None  # local ImageNet weights file for the backbone
+    arch: str = "trn"  # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints)
+    backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0
+    # local ImageNet weights file for the backbone; "package" for efficientnet_lite0's packaged weights
+    pretrained: str | None = None
     embed_dim: int = 300
     dropout: float = 0.5
     partial_bn: bool = True
@@ -265,7 +268,8 @@ _CHOICES = {
     "student.input.method": ("summation", "difference"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
-    "teacher.input.modality": ("depth", "rgb"),
+    "teacher.input.modality": ("depth", "rgb", "skeleton"),
+    "teacher.arch": ("trn", "skeleton"),
     "teacher.train.optimizer": ("adam", "sgd"),
     "student.train.optimizer": ("adam", "sgd"),
     "distill.teacher_cache": ("auto", "on", "off"),
@@ -296,6 +300,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config key 'teacher.input.num_segments': expected >= 1, got {cfg.teacher.input.num_segments}")
     if cfg.student.input.out_size < 16:
         raise ConfigError(f"config key 'student.input.out_size': expected >= 16, got {cfg.student.input.out_size}")
+    if (cfg.teacher.arch == "skeleton") != (cfg.teacher.input.modality == "skeleton"):
+        raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teacher "
+                          f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "
+                          f"{cfg.teacher.input.modality!r})")
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")

@@ -179,6 +179,32 @@ def raw_window(recording: Recording, axes: Sequence[str], length: int | None = N
     return out, t
 
 
+@dataclass(frozen=True)
+class SkeletonSpec:
+    """The teacher's view for a skeleton teacher: Kinect joints, centred on the hip, scaled by the
+    spine, resampled to ``length`` frames (:func:`vskd.models.skeleton.prepare_skeleton`); in training,
+    a random rotation about the vertical axis and a random scale (``augment``)."""
+
+    length: int = 32
+    augment: bool = True
+    modality: str = "skeleton"
+    num_segments: int = 1  # not used; keeps repr and cache code uniform with ClipSpec
+
+
+def skeleton_view(recording: Recording, spec: SkeletonSpec, train: bool,
+                  rng: np.random.Generator | None) -> torch.Tensor:
+    """(length, J, 3) float32 tensor of the recording's skeleton (see :class:`SkeletonSpec`)."""
+    from vskd.models.skeleton import augment_skeleton, prepare_skeleton
+
+    try:
+        x = prepare_skeleton(recording.load("skeleton"), length=spec.length)
+    except VskdError as exc:
+        raise _context(recording, "skeleton", exc) from None
+    if train and spec.augment and rng is not None:
+        x = augment_skeleton(x, rng)
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
 def clip_frames(recording: Recording, spec: ClipSpec, cache: ArrayCache | None = None) -> np.ndarray:
     """All frames of the recording's video decoded at the working size: uint8 ``(T, C, h, w)``
     (``C = 1`` depth, ``3`` RGB); cached under ``"clips"`` when ``cache``."""
@@ -292,7 +318,9 @@ class PairedDataset(Dataset):
             item["student_length"] = valid
         else:
             item["student"] = torch.from_numpy(student_image(rec, self.student, self.cache))
-        if self.teacher is not None:
+        if isinstance(self.teacher, SkeletonSpec):
+            item["teacher"] = skeleton_view(rec, self.teacher, self.train, self.item_rng(index) if self.train else None)
+        elif self.teacher is not None:
             frames = clip_frames(rec, self.teacher, self.cache)
             rng = self.item_rng(index) if self.train else None
             item["teacher"] = clip_transform(frames, self.teacher, self.train, rng)
@@ -339,7 +367,7 @@ def warm_cache(dataset: PairedDataset, progress: bool = True) -> dict[str, int]:
     for rec in tqdm(dataset.recordings, desc="vskd cache", unit="rec", disable=not progress):
         if dataset.student is not None and not dataset.student_raw:
             student_image(rec, dataset.student, cache)
-        if dataset.teacher is not None:
+        if isinstance(dataset.teacher, ClipSpec):
             clip_frames(rec, dataset.teacher, cache)
     after = cache.stats.as_dict()
     return {k: after[k] - before[k] for k in after}

@@ -64,9 +64,11 @@ def gaf_spec(cfg: Config):
 
 
 def clip_spec(cfg: Config):
-    from vskd.data.paired import ClipSpec
+    from vskd.data.paired import ClipSpec, SkeletonSpec
 
     c = cfg.teacher.input
+    if c.modality == "skeleton":
+        return SkeletonSpec(length=c.skeleton_length)
     return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
                     crop_size=c.crop_size)
 
@@ -110,6 +112,10 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
     from vskd.models.trn import VideoTeacher
 
     t = cfg.teacher
+    if t.arch == "skeleton":
+        from vskd.models.skeleton import SkeletonTeacher
+
+        return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout)
     return VideoTeacher(num_classes=num_classes, backbone=t.backbone, num_segments=t.input.num_segments,
                         embed_dim=t.embed_dim, dropout=t.dropout, subsets_per_scale=t.subsets_per_scale,
                         partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed)
@@ -304,6 +310,9 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     run = _prepare_run(cfg, run_dir, resume)
     _, splits, names = load_data(cfg)
     teacher, tmeta = load_teacher(cfg.distill.teacher_checkpoint, len(names))
+    # the teacher sees what it was trained on: its architecture and input view come from its checkpoint
+    cfg.teacher = config_from_dict(tmeta["config"]).teacher
+    save_config(cfg, run / "config.yaml")
     student = build_student(cfg, len(names))
     method = get_method(cfg.distill.method)(**cfg.distill.options)
     _, t_names = method_features(method)
