@@ -1,0 +1,270 @@
+"""The embedded synthetic dataset: API, determinism, physics of the wrist sensor, separability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import vskd.data.synthetic as syn
+from vskd.data.recording import InertialSignal
+from vskd.data.synthetic import (
+    CONFUSABLE_PAIRS,
+    G0,
+    JOINT_NAMES,
+    SYNTHETIC_ACTIONS,
+    make_synthetic,
+    performance,
+)
+from vskd.errors import ConfigError
+
+WRIST = JOINT_NAMES.index("r_wrist")
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+
+def test_presets_list_sorted_keys_labels_and_meta():
+    tiny = make_synthetic("tiny")
+    assert len(tiny) == 4 * 8 * 2
+    assert [r.key for r in tiny] == sorted(r.key for r in tiny)
+    assert {r.key.dataset for r in tiny} == {"synthetic"}
+    assert {r.key.subject for r in tiny} == set(range(1, 9))
+    assert {r.key.trial for r in tiny} == {1, 2}
+    for r in tiny:
+        assert r.label == r.key.action - 1
+        assert SYNTHETIC_ACTIONS[r.key.action - 1] == r.source("rgb").meta["action_name"]
+        assert set(r.sources) == {"inertial", "rgb", "skeleton"}
+        assert all(src.path is None for src in r.sources.values())
+    demo = make_synthetic("demo")
+    assert len(demo) == 8 * 8 * 5
+    assert sorted({r.label for r in demo}) == list(range(8))
+    keys = [src.meta["cache_key"] for r in demo for src in r.sources.values()]
+    assert len(set(keys)) == len(keys)  # one per recording and modality
+    assert {a for pair in CONFUSABLE_PAIRS for a in pair} <= set(SYNTHETIC_ACTIONS)
+
+
+def test_overrides_select_classes_and_sizes():
+    recs = make_synthetic("tiny", num_classes=2, trials=1, frame_size=24, duration=1.2, subjects=2)
+    assert [SYNTHETIC_ACTIONS[r.key.action - 1] for r in recs] == ["wave"] * 2 + ["wave_march"] * 2
+    assert recs[0].load("rgb").shape == (18, 24, 24, 3)
+    sub = make_synthetic("demo", actions=["circle_seated", "wave"], trials=1)
+    by_name = {r.source("rgb").meta["action_name"]: (r.key.action, r.label) for r in sub}
+    assert by_name == {"circle_seated": (8, 0), "wave": (1, 1)}  # action id stays global, label follows `actions`
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"preset": "huge"}, "preset"),
+        ({"colour": "red"}, "colour"),
+        ({"num_classes": 9}, "num_classes"),
+        ({"actions": ["wave", "moonwalk"]}, "actions"),
+        ({"frame_size": 3}, "frame_size"),
+        ({"fps": 12.5}, "fps"),
+        ({"noise": -1.0}, "noise"),
+        ({"seed": -3}, "seed"),
+    ],
+)
+def test_bad_options_raise_config_error_naming_the_option(kwargs, word):
+    with pytest.raises(ConfigError, match=word):
+        make_synthetic(**kwargs)
+
+
+def test_listing_is_lazy(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("synthesised while listing")
+
+    monkeypatch.setattr(syn, "_render", boom)
+    monkeypatch.setattr(syn.Performance, "kinematics", boom)
+    recs = make_synthetic("demo")  # must not render or simulate anything
+    with pytest.raises(AssertionError, match="listing"):
+        recs[0].load("rgb")  # ... which happens in Source.load
+
+
+def test_shapes_dtypes_rates_and_equal_durations():
+    recs = make_synthetic("demo", trials=1, subjects=[1, 2], frame_size=32)  # demo jitters durations
+    durations = set()
+    for r in recs[::3]:
+        x = r.load("inertial")
+        assert isinstance(x, InertialSignal)
+        assert x.channels == ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
+        assert x.rate_hz == 50.0 and x.samples.dtype == np.float64 and x.samples.shape[1] == 6
+        assert np.isfinite(x.samples).all()
+        v = r.load("rgb")
+        meta = r.source("rgb").meta
+        assert v.dtype == np.uint8 and v.shape[1:] == (32, 32, 3) and 15 <= meta["fps"] <= 30
+        s = r.load("skeleton")
+        assert s.dtype == np.float64 and s.shape == (len(JOINT_NAMES), 3, v.shape[0])
+        assert len(x.samples) / x.rate_hz == pytest.approx(v.shape[0] / meta["fps"], abs=1e-12)
+        assert meta["duration"] == pytest.approx(v.shape[0] / meta["fps"])
+        durations.add(v.shape[0])
+        assert v.std() > 5  # not a blank frame: a figure on a background
+    assert len(durations) > 1
+
+
+# ---------------------------------------------------------------------------------------- determinism
+
+
+def _arrays(rec):
+    return [rec.load("inertial").samples, rec.load("rgb"), rec.load("skeleton")]
+
+
+def test_same_seed_same_arrays_other_seed_other_arrays():
+    a = make_synthetic("tiny", seed=7)
+    b = make_synthetic("tiny", seed=7)
+    c = make_synthetic("tiny", seed=8)
+    for i in (0, 37):
+        for x, y in zip(_arrays(a[i]), _arrays(b[i])):
+            np.testing.assert_array_equal(x, y)
+        for x, z in zip(_arrays(a[i]), _arrays(c[i])):
+            assert x.shape != z.shape or not np.array_equal(x, z)
+        assert a[i].source("rgb").meta["cache_key"] == b[i].source("rgb").meta["cache_key"]
+        assert a[i].source("rgb").meta["cache_key"] != c[i].source("rgb").meta["cache_key"]
+    # loading twice gives the same arrays (noise is seeded per recording, not global)
+    np.testing.assert_array_equal(a[3].load("rgb"), a[3].load("rgb"))
+    # a recording does not depend on which other recordings are listed
+    alone = make_synthetic("tiny", seed=7, actions=["clap"], subjects=[3], trials=2)
+    same = next(r for r in a if r.key == alone[1].key)
+    np.testing.assert_array_equal(alone[1].load("inertial").samples, same.load("inertial").samples)
+
+
+# ----------------------------------------------------------------------------------- sensor physics
+
+
+def test_accelerometer_reads_one_g_at_rest():
+    for r in make_synthetic("tiny", trials=1):
+        x = r.load("inertial")
+        onset = r.source("inertial").meta["trial"]["onset"]
+        rest = x.samples[: int(onset * x.rate_hz)]  # the figure stands still before the onset
+        assert len(rest) >= 4
+        acc, gyro = rest[:, :3], rest[:, 3:]
+        assert np.linalg.norm(acc, axis=1).mean() == pytest.approx(1.0, abs=0.06)
+        assert acc[:, 2].mean() == pytest.approx(1.0, abs=0.06)  # arm hangs: sensor z (towards elbow) is up
+        assert np.abs(gyro.mean(0)).max() < 5.0  # deg/s: only bias and noise
+
+
+def test_accelerometer_is_second_derivative_of_the_skeleton_wrist():
+    """acc = R^T (p'' - g) / g0, with p'' from finite differences of the returned skeleton.
+
+    fps = 250 puts the skeleton on a grid five times finer than the 50 Hz inertial samples.
+    """
+    recs = make_synthetic("demo", noise=0.0, fps=250, trials=1, subjects=[1, 2])
+    for r in recs[::2]:
+        x = r.load("inertial")
+        skel = r.load("skeleton")
+        fps = r.source("skeleton").meta["fps"]
+        h = 1.0 / fps
+        p = skel[WRIST].T  # (T_v, 3) world metres
+        k = np.arange(1, len(x.samples) - 1) * (fps // 50)  # frames at the inertial sample times
+        p_dd = (p[k + 1] - 2 * p[k] + p[k - 1]) / h**2
+        specific = p_dd + np.array([0.0, 0.0, G0])  # p'' - g, gravity g = (0, 0, -g0)
+        t = k / fps
+        _, R = performance(r).kinematics(t)  # world-from-sensor
+        expected = np.einsum("tji,tj->ti", R, specific) / G0
+        acc = x.samples[1:-1, :3]
+        assert np.abs(acc).max() > 1.5  # real motion, not rest
+        np.testing.assert_allclose(acc, expected, atol=0.03)
+        # the magnitude needs no rotation: |acc| = |p'' - g| / g0
+        np.testing.assert_allclose(np.linalg.norm(acc, axis=1), np.linalg.norm(specific, axis=1) / G0, atol=0.03)
+        # gyroscope: body rate from the same rotations, vee(R^T R') in deg/s
+        _, Rp = performance(r).kinematics(t + h)
+        _, Rm = performance(r).kinematics(t - h)
+        Om = np.einsum("tji,tjk->tik", R, (Rp - Rm) / (2 * h))
+        om = np.degrees(np.stack([Om[:, 2, 1], Om[:, 0, 2], Om[:, 1, 0]], axis=1))
+        np.testing.assert_allclose(x.samples[1:-1, 3:], om, atol=2.0)
+
+
+def test_skeleton_is_the_rendered_figure():
+    """Head and right wrist of the skeleton project onto the figure in the frames, not the background."""
+    r = make_synthetic("tiny", trials=1, subjects=[1], actions=["wave"], frame_size=64)[0]
+    v = r.load("rgb").astype(float)
+    s = r.load("skeleton")
+    bg = np.median(v, axis=(0, 2))  # per-row wall / floor colour
+    fg = np.abs(v - bg[None, :, None]).max(-1) > 25
+    trial = r.source("rgb").meta["trial"]
+    H = v.shape[1]
+    ppm = H / (2.25 / trial["zoom"])
+    el = np.radians(trial["elev_deg"])
+    wrist_rows = []
+    for f in range(v.shape[0]):
+        for joint in ("head", "r_wrist"):
+            p = s[JOINT_NAMES.index(joint), :, f]
+            col = (p[0] - trial["cam_dx"]) * ppm + H / 2
+            row = (1.0 + trial["cam_dz"] - (p[2] * np.cos(el) + p[1] * np.sin(el))) * ppm + H / 2
+            assert fg[f, int(row), int(col)], (joint, f)
+            if joint == "r_wrist":
+                wrist_rows.append(row)
+    assert np.ptp(wrist_rows) > 10  # the waving hand really moves across the image (pixels)
+
+
+# ------------------------------------------------------------------------------------ separability
+
+
+def _acc_features(rec):
+    x = rec.load("inertial").select(("acc_x", "acc_y", "acc_z"))
+    grid = np.linspace(0, len(x) - 1, 32)
+    rs = np.stack([np.interp(grid, np.arange(len(x)), x[:, i]) for i in range(3)], axis=1)
+    return np.concatenate([rs.ravel(), x.mean(0), x.std(0)])
+
+
+def _video_features(rec, grid=16, thr=0.1):
+    """Silhouette occupancy and motion energy on a grid over the silhouette's square box."""
+    v = rec.load("rgb").astype(np.float64) / 255.0
+    bg = np.median(v, axis=(0, 2))
+    fg = np.abs(v - bg[None, :, None]).max(-1) > thr
+    moving = np.abs(np.diff(v, axis=0)).max(-1) > thr
+    rows, cols = np.nonzero(fg.any(0))
+    side = max(rows.max() + 1 - rows.min(), cols.max() + 1 - cols.min())
+    offs = (np.arange(grid) + 0.5) * side / grid - side / 2
+    ri = np.clip(((rows.min() + rows.max() + 1) / 2 + offs).astype(int), 0, v.shape[1] - 1)
+    ci = np.clip(((cols.min() + cols.max() + 1) / 2 + offs).astype(int), 0, v.shape[2] - 1)
+    crop = np.ix_(ri, ci)
+    return np.concatenate([fg.mean(0)[crop].ravel(), moving.mean(0)[crop].ravel(), [side / v.shape[1]]])
+
+
+def _cross_subject(X, y, subjects, mask):
+    train, test = mask & (subjects % 2 == 1), mask & (subjects % 2 == 0)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
+    clf.fit(X[train], y[train])
+    return float((clf.predict(X[test]) == y[test]).mean())
+
+
+def test_confusable_pairs_hard_from_the_wrist_easy_from_the_video():
+    """Linear classifiers, odd subjects -> even subjects, on the three confusable pairs (chance 50%)."""
+    paired = [a for pair in CONFUSABLE_PAIRS for a in pair]
+
+    def table(trials):
+        recs = make_synthetic("tiny", actions=paired, trials=trials)  # 32x32 frames, 2.4 s
+        y = np.array([r.label for r in recs])
+        subjects = np.array([r.key.subject for r in recs])
+        names = np.array([r.source("rgb").meta["action_name"] for r in recs])
+        return recs, y, subjects, names
+
+    # accelerometer: 10 trials (cheap, and 160 test recordings per pair keep the estimate tight)
+    recs, y, subjects, names = table(10)
+    X_acc = np.array([_acc_features(r) for r in recs])
+    for a, b in CONFUSABLE_PAIRS:
+        acc = _cross_subject(X_acc, y, subjects, np.isin(names, [a, b]))
+        assert acc < 0.7, f"{a}/{b}: accelerometer separates the pair ({acc:.2f})"
+    # merging each pair into one class, the accelerometer separates the three motions well
+    merged = np.array([paired.index(n) // 2 for n in names])
+    assert _cross_subject(X_acc, merged, subjects, np.ones(len(y), bool)) > 0.85
+    # video: 4 trials (rendering costs)
+    recs, y, subjects, names = table(4)
+    X_vid = np.array([_video_features(r) for r in recs])
+    for a, b in CONFUSABLE_PAIRS:
+        vid = _cross_subject(X_vid, y, subjects, np.isin(names, [a, b]))
+        assert vid > 0.9, f"{a}/{b}: video fails to separate the pair ({vid:.2f})"
+
+
+def test_accelerometer_is_informative_over_all_classes():
+    recs = make_synthetic("demo", trials=2)  # inertial only: cheap
+    y = np.array([r.label for r in recs])
+    subjects = np.array([r.key.subject for r in recs])
+    X = np.array([_acc_features(r) for r in recs])
+    acc = _cross_subject(X, y, subjects, np.ones(len(y), bool))
+    # chance is 1/8; with three pairs at chance the ceiling is (2 + 3) / 8 = 0.625
+    assert 0.35 < acc <= 0.7
