@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from vskd.config import load_config
 from vskd.engine import pipeline
 from vskd.engine.distiller import Distiller, TeacherCache, method_features
-from vskd.losses.registry import get_method
+from vskd.losses.registry import create_method
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,8 @@ def main() -> None:
     bs = cfg.student.train.batch_size
     student = pipeline.build_student(cfg, len(names))
     teacher = pipeline.build_teacher(cfg, len(names)).eval()
-    method = get_method("dask")(**cfg.distill.options)
+    cfg.distill.method = "dask"
+    method = create_method("dask", pipeline.method_options(cfg))
     _, t_names = method_features(method)
 
     s_ds = pipeline.paired(cfg, splits.train, train=True)

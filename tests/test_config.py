@@ -70,3 +70,18 @@ def test_bad_files(tmp_path):
 def test_override_into_scalar_fails():
     with pytest.raises(ConfigError, match="not a section"):
         apply_overrides({"seed": 1}, ["seed.x=2"])
+
+
+def test_method_options_keyed_or_flat():
+    from vskd.engine.pipeline import method_options
+    from vskd.losses.registry import create_method
+
+    keyed = load_config(None, ["distill.method=kd", "distill.options={dask: {alpha: 0.5}, kd: {temperature: 2}}"])
+    assert method_options(keyed) == {"temperature": 2}
+    keyed.distill.method = "sp"
+    assert method_options(keyed) == {}
+    flat = load_config(None, ["distill.method=dask", "distill.options={alpha: 0.5}"])
+    assert method_options(flat) == {"alpha": 0.5}
+    flat.distill.method = "sp"
+    with pytest.raises(ConfigError, match="method 'sp': unknown option"):
+        create_method("sp", method_options(flat))

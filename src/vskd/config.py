@@ -30,6 +30,8 @@ class DataConfig:
     dataset: str = "synthetic"  # synthetic | utd-mhad | manifest
     root: str | None = None  # dataset folder (utd-mhad) or manifest CSV (manifest)
     preset: str = "demo"  # synthetic preset
+    synthetic: dict[str, Any] = field(default_factory=dict)  # synthetic overrides (e.g. coupling, trials)
+    seed: int = 0  # synthetic data seed (the same data for every training seed)
     protocol: str = "cross-subject"  # cross-subject | subject-specific
     val_subjects: list[int] | None = None  # cross-subject validation subjects (from the train side)
     val_trials: list[int] | None = None  # subject-specific validation trials (from the train side)
@@ -58,6 +60,9 @@ class ClipConfig:
     frame_size: int = 256  # shorter side after resizing (cached at this size)
     crop_size: int = 224
     skeleton_length: int = 32  # frames the skeleton is resampled to (skeleton teacher)
+    # TSN flips frames at random; off by default: UTD-MHAD (and the synthetic set) have classes that are
+    # mirror images of each other (swipe left / right, clockwise / counter-clockwise, right / left arm)
+    flip: bool = False
 
 
 @dataclass

@@ -25,7 +25,9 @@ DATASETS = ("utd-mhad", "manifest", "synthetic")
 _OPTIONS = {
     "utd-mhad": {"modalities"},
     "manifest": {"dataset_name", "classes", "rate_hz"},
-    "synthetic": {"preset", "seed"},
+    # preset, seed, and make_synthetic's overrides
+    "synthetic": {"preset", "seed", "num_classes", "actions", "subjects", "trials", "frame_size", "duration",
+                  "duration_jitter", "fps", "rate_hz", "noise", "coupling", "supersample"},
 }
 
 __all__ = ["DATASETS", "class_names", "load_recordings"]
@@ -66,7 +68,8 @@ def load_recordings(name: str, root: str | Path | None = None, **options: Any) -
         return read_manifest(root, name=opts.pop("dataset_name", None), **opts)
     from vskd.data.synthetic import make_synthetic  # written alongside; imported only when used
 
-    return make_synthetic(preset=options.get("preset", "demo"), seed=options.get("seed", 0))
+    opts = dict(options)
+    return make_synthetic(preset=opts.pop("preset", "demo"), seed=opts.pop("seed", 0), **opts)
 
 
 def class_names(name: str, recordings: list[Recording]) -> list[str]:

@@ -3,7 +3,21 @@
 Following mdistiller's ``Distiller``: the teacher is kept in eval mode and never receives gradient;
 the method owns its trainable adapters; ``forward(batch)`` returns the student's logits and a dict of
 named losses (``ce``, the method's terms, and their weighted sum ``loss``). Features are taken with
-forward hooks (:class:`vskd.models.hooks.FeatureRecorder`) registered once, so model code is untouched.
+forward hooks registered once and reduced to per-sample tensors by :mod:`vskd.engine.features`
+(teacher per-frame outputs are averaged over the segments there), so model code is untouched.
+
+Wiring is validated when the method is set up (:meth:`Distiller.setup_method`): the per-sample
+shapes of every feature the method reads are measured on one example batch (both models in eval
+mode, no gradient, so a batch of one works and no BatchNorm statistic moves) and handed to
+``method.setup``, which raises :class:`~vskd.errors.ConfigError` naming both features and shapes.
+
+Methods may go beyond loss terms, through optional hooks the distiller calls when present:
+
+* ``method.attach_teacher(teacher)``: called once at construction with the frozen teacher (SimKD
+  copies the teacher's classifier from it);
+* ``method.classify(student_feats) -> logits``: the logits the student is trained (cross-entropy)
+  and evaluated with, instead of the student's own ``fc1`` output (SimKD: the teacher's classifier on
+  the projected student feature). :meth:`Distiller.predict` is the matching evaluation forward.
 
 Teacher outputs can come from a :class:`TeacherCache` instead of a forward pass: when the teacher's
 input is not augmented its outputs are a fixed function of the recording, so they are computed once
@@ -21,26 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vskd.engine.features import STUDENT_FEATURES, TEACHER_FEATURES, make_taps, shapes_of
 from vskd.errors import ConfigError, VskdError
-from vskd.models.hooks import FeatureRecorder
 
-#: feature name -> module path in :class:`vskd.models.student.GAFStudent` ("" = the model's output)
-STUDENT_FEATURES = {
-    "logits": "",
-    "emb": "fc0",
-    "pooled": "trunk.avgpool",
-    "layer1": "trunk.layer1",
-    "layer2": "trunk.layer2",
-    "layer3": "trunk.layer3",
-    "layer4": "trunk.layer4",
-}
-#: feature name -> module path in :class:`vskd.models.trn.VideoTeacher`
-TEACHER_FEATURES = {
-    "logits": "",
-    "emb": "embedding",
-    "frame_emb": "fc0",
-    "frame_features": "backbone",
-}
+__all__ = ["Distiller", "STUDENT_FEATURES", "TEACHER_FEATURES", "TeacherCache", "file_digest", "method_features"]
 
 
 def method_features(method: nn.Module) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -49,14 +47,19 @@ def method_features(method: nn.Module) -> tuple[tuple[str, ...], tuple[str, ...]
     return tuple(getattr(method, "student_uses", uses)), tuple(getattr(method, "teacher_uses", uses))
 
 
-def _recorder(model: nn.Module, names: Iterable[str], table: dict[str, str], side: str) -> FeatureRecorder:
-    spec = {}
-    for name in names:
-        if name not in table:
-            raise ConfigError(f"{side} feature '{name}' is unknown (available: {', '.join(table)})")
-        if table[name]:
-            spec[name] = table[name]
-    return FeatureRecorder(model, spec)
+class _eval_mode:
+    """Context: every module of the given models in eval mode, previous modes restored on exit."""
+
+    def __init__(self, *models: nn.Module | None) -> None:
+        self.modes = [(m, m.training) for model in models if model is not None for m in model.modules()]
+
+    def __enter__(self) -> None:
+        for m, _ in self.modes:
+            m.training = False
+
+    def __exit__(self, *exc: object) -> None:
+        for m, mode in self.modes:
+            m.training = mode
 
 
 class Distiller(nn.Module):
@@ -72,51 +75,99 @@ class Distiller(nn.Module):
         self.ce_weight = ce_weight
         self.teacher_cache = teacher_cache
         self.student_names, self.teacher_names = method_features(method)
-        self._s_rec = _recorder(student, self.student_names, STUDENT_FEATURES, "student")
+        # logits are always recorded on the student (CE); other features only when the method reads them
+        self._s_taps = make_taps(student, dict.fromkeys(("logits", *self.student_names)), "student")
         # the teacher is not a registered submodule: it is not trained, not in the student's checkpoint
         self.__dict__["teacher"] = teacher
+        self._t_taps = None
         if teacher is not None:
             for p in teacher.parameters():
                 p.requires_grad_(False)
             teacher.eval()
-            self._t_rec = _recorder(teacher, self.teacher_names, TEACHER_FEATURES, "teacher")
+            self._t_taps = make_taps(teacher, self.teacher_names, "teacher")
+        if hasattr(method, "attach_teacher"):
+            if teacher is None:
+                raise ConfigError(f"method '{getattr(method, 'name', type(method).__name__)}' needs the teacher "
+                                  f"model (its classifier), not only a teacher-output cache")
+            method.attach_teacher(teacher)
         self.trainable = nn.ModuleDict({"student": student, "method": method})
 
+    def close(self) -> None:
+        """Unregister the distiller's forward hooks on both models (idempotent)."""
+        self._s_taps.remove()
+        if self._t_taps is not None:
+            self._t_taps.remove()
+
+    # ------------------------------------------------------------------------------ features
     def student_features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        logits = self.student(image)
-        feats = {k: v for k, v in self._s_rec.features.items()}
-        feats["logits"] = logits
-        return feats
+        """``{name: (B, ...)}`` of the student on ``image`` (``"logits"`` always included)."""
+        return self._s_taps.collect(self.student(image))
 
     @torch.no_grad()
     def teacher_features(self, batch: dict) -> dict[str, torch.Tensor]:
+        """``{name: (B, ...)}`` of the frozen teacher (per-frame features reduced per clip), detached."""
         if self.teacher_cache is not None:
             return self.teacher_cache.lookup(batch["index"], self.teacher_names)
         if "teacher" not in batch:
             raise VskdError("the batch has no teacher clip and no teacher-output cache is set")
         self.teacher.eval()
-        logits = self.teacher(batch["teacher"])
-        feats = {k: v.detach() for k, v in self._t_rec.features.items()}
-        feats["logits"] = logits.detach()
-        return feats
+        feats = self._t_taps.collect(self.teacher(batch["teacher"]))
+        return {k: v.detach() for k, v in feats.items()}
+
+    @torch.no_grad()
+    def feature_shapes(self, batch: dict) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+        """Per-sample shapes of the recorded student and teacher features, measured on ``batch``.
+
+        Runs the models in eval mode (restored afterwards): no BatchNorm statistic changes, and a
+        batch of one sample works whatever the map sizes.
+        """
+        with _eval_mode(self.student, self.method):
+            s = self.student_features(batch["student"])
+        t = self.teacher_features(batch)
+        return shapes_of(s), shapes_of(t)
+
+    def setup_method(self, batch: dict) -> None:
+        """Measure feature shapes on ``batch`` and call ``method.setup`` (validates wiring, builds adapters).
+
+        Call before creating the optimizer; the adapters are created on the student's device.
+        """
+        s, t = self.feature_shapes(batch)
+        self.method.setup(s, t)
+        try:
+            device = next(self.student.parameters()).device
+        except StopIteration:
+            device = torch.device("cpu")
+        self.method.to(device)
+
+    # ------------------------------------------------------------------------------ forward
+    def _method_logits(self, s: dict[str, torch.Tensor]) -> torch.Tensor:
+        classify = getattr(self.method, "classify", None)
+        return classify(s) if callable(classify) else s["logits"]
+
+    def predict(self, image: torch.Tensor) -> torch.Tensor:
+        """The logits the distilled student is evaluated with (``method.classify`` when it has one)."""
+        return self._method_logits(self.student_features(image))
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.student_features(batch["student"])
         for name in getattr(self.method, "batch_uses", ()):  # e.g. CRD's stable "index"
-            s[name] = torch.as_tensor(batch[name])
+            s[name] = torch.as_tensor(batch[name], device=s["logits"].device)
         t = self.teacher_features(batch)
+        t = {k: v.to(s["logits"].device) for k, v in t.items()}
         terms = self.method(s, t)
-        ce = F.cross_entropy(s["logits"], torch.as_tensor(batch["label"]))
+        logits = self._method_logits(s)
+        ce = F.cross_entropy(logits, torch.as_tensor(batch["label"], device=logits.device))
         total = self.ce_weight * ce
         for v in terms.values():
             total = total + v
-        return s["logits"], {"loss": total, "ce": ce, **terms}
+        return logits, {"loss": total, "ce": ce, **terms}
 
 
 class TeacherCache:
     """Teacher features per recording, computed once with the evaluation transform.
 
-    ``features[name]`` is a CPU tensor (N, ...) indexed by the paired dataset's stable ``index``.
+    ``features[name]`` is a CPU tensor (N, ...) indexed by the paired dataset's stable ``index``; the
+    features are stored reduced (per clip: segment-averaged maps), never per frame.
     """
 
     def __init__(self, features: dict[str, torch.Tensor]):
@@ -138,27 +189,30 @@ class TeacherCache:
     @classmethod
     @torch.no_grad()
     def build(cls, teacher: nn.Module, loader: Iterable[dict], names: Iterable[str], progress: bool = True) -> "TeacherCache":
-        """Run the frozen teacher over ``loader`` (eval transform, items in any order) once."""
+        """Run the frozen teacher over ``loader`` (eval transform, items in any order) once.
+
+        Only ``names`` are recorded; per-frame features are reduced per clip before they are kept.
+        """
         from tqdm.auto import tqdm
 
-        names = tuple(names)
-        rec = _recorder(teacher, names, TEACHER_FEATURES, "teacher")
+        names = tuple(dict.fromkeys(names))
+        taps = make_taps(teacher, names, "teacher")
         teacher.eval()
         chunks: dict[str, list[torch.Tensor]] = {n: [] for n in names}
         order: list[torch.Tensor] = []
-        for batch in tqdm(loader, desc="teacher cache", leave=False, disable=not progress):
-            logits = teacher(batch["teacher"])
-            feats = dict(rec.features)
-            feats["logits"] = logits
-            for n in names:
-                chunks[n].append(feats[n].detach().float().cpu())
-            order.append(torch.as_tensor(batch["index"]))
-        rec.remove()
+        try:
+            for batch in tqdm(loader, desc="teacher cache", leave=False, disable=not progress):
+                feats = taps.collect(teacher(batch["teacher"]))
+                for n in names:
+                    chunks[n].append(feats[n].detach().float().cpu())
+                order.append(torch.as_tensor(batch["index"]))
+        finally:
+            taps.remove()
         idx = torch.cat(order)
         out = {}
         for n in names:
             vals = torch.cat(chunks[n])
-            full = torch.empty((int(idx.max()) + 1, *vals.shape[1:]), dtype=vals.dtype)
+            full = torch.zeros((int(idx.max()) + 1, *vals.shape[1:]), dtype=vals.dtype)
             full[idx] = vals
             out[n] = full
         return cls(out)

@@ -44,7 +44,7 @@ def load_data(cfg: Config):
     d = cfg.data
     options: dict[str, Any] = {}
     if d.dataset == "synthetic":
-        options = {"preset": d.preset, "seed": cfg.seed}
+        options = {"preset": d.preset, "seed": d.seed, **d.synthetic}
     recordings = load_recordings(d.dataset, d.root, **options)
     split_opts: dict[str, Any] = {}
     if d.val_subjects is not None:
@@ -70,7 +70,7 @@ def clip_spec(cfg: Config):
     if c.modality == "skeleton":
         return SkeletonSpec(length=c.skeleton_length)
     return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
-                    crop_size=c.crop_size)
+                    crop_size=c.crop_size, flip=c.flip)
 
 
 def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False):
@@ -302,7 +302,7 @@ def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordin
 
 def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train the student with a frozen teacher and ``cfg.distill.method``."""
-    from vskd.losses.registry import get_method
+    from vskd.losses.registry import create_method
 
     if not cfg.distill.teacher_checkpoint:
         raise ConfigError("config key 'distill.teacher_checkpoint': distillation needs a trained teacher "
@@ -314,7 +314,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     cfg.teacher = config_from_dict(tmeta["config"]).teacher
     save_config(cfg, run / "config.yaml")
     student = build_student(cfg, len(names))
-    method = get_method(cfg.distill.method)(**cfg.distill.options)
+    method = create_method(cfg.distill.method, method_options(cfg))
     _, t_names = method_features(method)
     use_cache = cfg.distill.teacher_cache in ("auto", "on")
     opt = cfg.student.train
@@ -349,14 +349,31 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
 
     evaluate = _evaluator(forward)
     evaluate.num_classes = len(names)
+    # a method that classifies for the student (SimKD: the teacher's head on projected features) is
+    # part of the deployed model: best.pt then holds student + method, and so does the evaluation
+    deployed = distiller.trainable if hasattr(method, "classify") else student
+    meta = _meta(cfg, "student", names)
+    meta["method_classifies"] = deployed is not student
     trainer = Trainer(run, distiller.trainable, optimizer, step, evaluate, opt.epochs,
-                      scheduler=make_scheduler(optimizer, opt), meta=_meta(cfg, "student", names),
-                      export=student.state_dict, on_epoch_start=_epoch_hook([tr, cache], [tl]),
+                      scheduler=make_scheduler(optimizer, opt), meta=meta,
+                      export=deployed.state_dict, on_epoch_start=_epoch_hook([tr, cache], [tl]),
                       grad_clip=opt.grad_clip, progress=progress)
     result = trainer.fit(tl, vl, resume=resume)
-    return _finish(run, "student", forward, student, test_l, names, result,
+    return _finish(run, "student", forward, deployed, test_l, names, result,
                    extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,
                           "teacher_checkpoint": str(cfg.distill.teacher_checkpoint)})
+
+
+def method_options(cfg: Config) -> dict:
+    """Options of the chosen method: ``distill.options`` keyed by method name (``{dask: {...}, kd: {...}}``),
+    or a flat mapping that applies to whichever method is chosen."""
+    from vskd.losses.registry import list_methods
+
+    opts = cfg.distill.options or {}
+    names = {m[0] for m in list_methods()}
+    if opts and all(k in names and isinstance(v, dict) for k, v in opts.items()):
+        return dict(opts.get(cfg.distill.method) or {})
+    return dict(opts)
 
 
 def _setup_method(distiller: Distiller, train_ds, teacher, cache) -> None:
@@ -379,6 +396,10 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Pa
         raise ConfigError(f"--split: expected train, val or test, got '{split}'")
     recs = getattr(splits, split)
     kind = meta.get("kind")
+    if meta.get("method_classifies"):
+        raise VskdError(f"{path} is a {cfg.distill.method} student whose logits come from the method's own "
+                        f"classifier; its test figures are in results.json beside it (vskd evaluate cannot "
+                        f"rebuild that classifier yet)")
     if kind == "teacher":
         model = build_teacher(cfg, meta["num_classes"])
         ds = paired(cfg, recs, train=False, student=False, teacher=True)

@@ -1,0 +1,96 @@
+"""The benchmark runner: spec validation, a tiny benchmark end to end, resume without redoing work."""
+
+import json
+
+import pytest
+
+from vskd.engine.bench import Bench, load_spec, markdown_tables, write_results
+from vskd.errors import ConfigError
+
+from test_e2e import TINY
+
+SPEC = """
+name: tiny-bench
+base: {base}
+seeds: [0]
+set: {set}
+teachers:
+  rgb: []
+runs:
+  - {{id: student, job: student}}
+  - {{id: dask, method: dask}}
+  - {{id: dask-unpaired, method: dask, set: [distill.pairing=unpaired], group: ablation}}
+"""
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    base = root / "base.yaml"
+    base.write_text("name: tiny\ndata: {dataset: synthetic}\n")
+    ov = TINY + [f"data.cache_dir={root / 'cache'}", "teacher.train.epochs=1", "student.train.epochs=1"]
+    spec = root / "spec.yaml"
+    spec.write_text(SPEC.format(base=base.name, set=json.dumps(ov)))
+    b = Bench(load_spec(spec), root / "runs")
+    summary = b.run()
+    return b, summary, root
+
+
+def test_runs_and_summary(bench):
+    b, summary, root = bench
+    runs = summary["runs"]
+    assert set(runs) == {"teacher-rgb", "student", "dask", "dask-unpaired"}
+    for rid, row in runs.items():
+        assert row["test_accuracy"]["n"] == 1, rid
+        assert 0 <= row["test_accuracy"]["mean"] <= 1
+        assert row["test_accuracy"]["std"] == 0.0
+    assert runs["dask-unpaired"]["group"] == "ablation"
+    res = json.loads((root / "runs" / "seed0" / "dask-unpaired" / "results.json").read_text())
+    assert res["pairing"] == "unpaired"
+    table = markdown_tables(summary)
+    assert "| dask-unpaired | dask | rgb |" in table
+
+
+def test_second_run_reuses_everything(bench, capsys):
+    b, _, root = bench
+    f = root / "runs" / "seed0" / "dask" / "results.json"
+    before = f.stat().st_mtime_ns
+    b.run()
+    assert f.stat().st_mtime_ns == before
+    assert "[bench]" not in capsys.readouterr().out  # nothing was trained again
+
+
+def test_write_results(bench, tmp_path):
+    b, summary, _ = bench
+    path = write_results(b, summary, tmp_path, "vskd bench tiny", 1.0)
+    data = json.loads(path.read_text())
+    assert data["command"] == "vskd bench tiny" and "machine" in data and "date" in data
+    assert (tmp_path / "tiny-bench.md").read_text().count("| student |") == 1
+    assert (tmp_path / "img" / "tiny-bench" / "bars.png").exists()
+    assert (tmp_path / "img" / "tiny-bench" / "confusion_student.png").exists()
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("base: b.yaml\n", "missing key 'runs'"),
+    ("base: b.yaml\nruns: [{job: student}]\n", "needs an 'id'"),
+    ("base: b.yaml\nruns: [{id: a, method: kd}, {id: a, job: student}]\n", "duplicate run id 'a'"),
+    ("base: b.yaml\nruns: [{id: a}]\n", "needs a 'method'"),
+    ("base: b.yaml\nruns: [{id: a, job: teach}]\n", "job must be"),
+    ("base: b.yaml\nruns: [{id: a, method: kd, teacher: x}]\n", "teacher 'x'"),
+    ("base: b.yaml\nruns: [{id: a, method: kd, colour: red}]\n", "unknown key 'colour'"),
+    ("base: b.yaml\nrun: []\n", "unknown key 'run'"),
+])
+def test_spec_errors(tmp_path, text, needle):
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=needle):
+        load_spec(p)
+
+
+def test_shipped_specs_load():
+    from pathlib import Path
+
+    for p in sorted((Path(__file__).resolve().parents[1] / "configs" / "bench").glob("*.yaml")):
+        spec = load_spec(p)
+        assert spec.base.is_file(), p
+        assert any(r.method == "dask" for r in spec.runs)
