@@ -268,3 +268,19 @@ def test_accelerometer_is_informative_over_all_classes():
     acc = _cross_subject(X, y, subjects, np.ones(len(y), bool))
     # chance is 1/8; with three pairs at chance the ceiling is (2 + 3) / 8 = 0.625
     assert 0.35 < acc <= 0.7
+
+
+def test_depth_camera_sees_the_figure_not_the_clothes():
+    from vskd.data.synthetic import DEPTH_CAMERA_M, make_synthetic
+
+    recs = make_synthetic("tiny", seed=0)
+    a, b = recs[0], recs[1]
+    d = a.load("depth")
+    rgb = a.load("rgb")
+    assert d.dtype == np.uint16 and d.shape == rgb.shape[:3]
+    assert np.array_equal(d, a.load("depth"))  # deterministic
+    fg = d > 0
+    assert 0.02 < fg.mean() < 0.5  # the figure, not the background
+    # depth readings are metres in front of the camera, in mm
+    assert abs(np.median(d[fg]) - 1000 * DEPTH_CAMERA_M) < 800
+    assert a.sources["depth"].meta["cache_key"] != b.sources["depth"].meta["cache_key"]

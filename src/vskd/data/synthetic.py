@@ -562,6 +562,10 @@ _BONES: tuple[tuple[str, str, float, str], ...] = (
 )
 
 
+#: distance (m) of the synthetic depth camera from the figure's origin
+DEPTH_CAMERA_M = 2.5
+
+
 def _render(
     joints: np.ndarray,
     body: dict[str, Any],
@@ -570,8 +574,14 @@ def _render(
     ss: int,
     rng: np.random.Generator,
     chair: bool = False,
+    depth_camera: bool = False,
 ) -> np.ndarray:
     """Z-buffer rasterise the figure: joints (T, J, 3) world -> frames (T, H, W, 3) uint8.
+
+    With ``depth_camera`` the same z-buffer is returned as a depth video instead, (T, H, W) uint16 in
+    mm from a camera ``DEPTH_CAMERA_M`` in front of the figure, 0 where nothing is seen (the
+    background, like a Kinect's out-of-range pixels), with 10 mm of sensor noise: what UTD-MHAD's
+    depth camera gives the teacher, without clothing colours.
 
     Orthographic camera tilted down by ``elev`` about the x axis: a world point p maps to
     ``image right = p_x``, ``image up = p_z cos(elev) + p_y sin(elev)``, depth
@@ -670,8 +680,12 @@ def _render(
         zbuf[:, r0:r1, c0:c1] = np.where(upd, depth, zb)
         shade[:, r0:r1, c0:c1] = np.where(upd, 0.55 + 0.45 * cover / rp, shade[:, r0:r1, c0:c1])
         mat[:, r0:r1, c0:c1] = np.where(upd, mat_names.index(m), mat[:, r0:r1, c0:c1])
-    out = np.broadcast_to(background, (T, Hs, Ws, 3)).copy()
     hit = mat >= 0
+    if depth_camera:
+        mm = np.where(hit, (zbuf + DEPTH_CAMERA_M) * 1000.0, 0.0)[:, ::ss, ::ss]  # nearest sub-pixel
+        mm = np.where(mm > 0, mm + 10.0 * rng.standard_normal(mm.shape), 0.0)
+        return np.clip(np.rint(mm), 0, 65535).astype(np.uint16)
+    out = np.broadcast_to(background, (T, Hs, Ws, 3)).copy()
     out[hit] = palette[mat[hit]] * shade[hit][:, None]
     if ss > 1:  # box filter: mean of the ss x ss sub-pixels (strided sums are faster than reshape-mean)
         out = sum(out[:, i::ss, j::ss] for i in range(ss) for j in range(ss)) / (ss * ss)
@@ -762,7 +776,15 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
             "skeleton": {"fps": cfg.fps, "num_frames": n_vid, "joints": list(JOINT_NAMES),
                          "frame": "world: x camera-right, y depth, z up (m)"},
         }  # fmt: skip
-        loaders = {"inertial": load_inertial, "rgb": load_rgb, "skeleton": load_skeleton}
+        def load_depth() -> np.ndarray:
+            joints, _ = perf.kinematics(np.arange(n_vid) / cfg.fps)
+            rng = np.random.default_rng([seed, 4, action_id, subject, trial])
+            return _render(joints, body, tr, cfg.frame_size, cfg.supersample, rng,
+                           chair=name == "circle_seated", depth_camera=True)
+
+        metas["depth"] = {"fps": cfg.fps, "num_frames": n_vid, "frame_size": list(cfg.frame_size),
+                          "units": "mm", "camera_m": DEPTH_CAMERA_M}
+        loaders = {"inertial": load_inertial, "rgb": load_rgb, "skeleton": load_skeleton, "depth": load_depth}
         sources = {}
         for modality, extra in metas.items():
             meta = {**common, **extra}
