@@ -28,6 +28,7 @@ import torch
 import torchvision
 from torch import nn
 
+from vskd.models.weights import load_exact
 from vskd.errors import ConfigError, DataError
 from vskd.models.bninception import BNInception, load_bninception_weights
 
@@ -106,20 +107,7 @@ def load_torchvision_weights(net: nn.Module, path: str | Path, drop_prefixes: tu
     own = net.state_dict()
     dropped = sorted(k for k in state if k.startswith(drop_prefixes) and k not in own)
     state = {k: v for k, v in state.items() if k not in dropped}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or bad:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        if bad:
-            parts.append(f"{len(bad)} shape mismatches (e.g. {bad[0]}: file {tuple(state[bad[0]].shape)}, "
-                         f"model {tuple(own[bad[0]].shape)})")
-        raise DataError(f"{path}: does not match {type(net).__name__}: {'; '.join(parts)}")
-    net.load_state_dict(state, strict=True)
+    load_exact(net, state, path, f"does not match {type(net).__name__}")
     return [f"dropped {', '.join(dropped)}"] if dropped else []
 
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vskd.models.weights import load_exact
 from vskd.errors import DataError, VskdError
 
 #: Per-channel mean of the checkpoint's input, in its BGR channel order (0..255 scale).
@@ -233,18 +234,5 @@ def load_bninception_weights(model: BNInception, path: str | Path) -> list[str]:
         state[k] = own[k]
     if counters:
         notes.append(f"kept the model's own num_batches_tracked for {len(counters)} BN layers (absent in file)")
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or bad:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        if bad:
-            parts.append(f"{len(bad)} shape mismatches (e.g. {bad[0]}: file {tuple(state[bad[0]].shape)}, "
-                         f"model {tuple(own[bad[0]].shape)})")
-        raise DataError(f"{path}: not a BN-Inception checkpoint of Cadene's layout: {'; '.join(parts)}")
-    model.load_state_dict(state, strict=True)
+    load_exact(model, state, path, "not a BN-Inception checkpoint of Cadene's layout")
     return notes

@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
+from vskd.models.weights import load_exact
 from vskd.errors import ConfigError, DataError
 from vskd.models.backbones import ImageNormalize, register_backbone
 
@@ -299,20 +300,7 @@ def load_lite0_weights(net: EfficientNetLite0, pretrained: str | Path) -> list[s
     own = net.state_dict()
     dropped = sorted(k for k in state if k.startswith("classifier.") and k not in own)
     state = {k: v for k, v in state.items() if k not in dropped}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or bad:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        if bad:
-            parts.append(f"{len(bad)} shape mismatches (e.g. {bad[0]}: file {tuple(state[bad[0]].shape)}, "
-                         f"model {tuple(own[bad[0]].shape)})")
-        raise DataError(f"{path}: does not match EfficientNet-Lite0: {'; '.join(parts)}")
-    net.load_state_dict(state, strict=True)
+    load_exact(net, state, path, "does not match EfficientNet-Lite0")
     return [f"dropped {', '.join(dropped)}"] if dropped else []
 
 
