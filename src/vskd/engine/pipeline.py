@@ -194,68 +194,53 @@ def _meta(cfg: Config, kind: str, class_names: list[str]) -> dict:
 
 # ----------------------------------------------------------------------------- jobs
 
+def _train_supervised(cfg: Config, run: Path, data, model: nn.Module, kind: str, params, opt, resume: bool,
+                      progress: bool) -> dict:
+    """Cross-entropy training of ``model`` on its own view (``kind``: "teacher" or "student")."""
+    _, splits, names = data
+    views = {"student": kind == "student", "teacher": kind == "teacher"}
+    tr, va, te = (paired(cfg, recs, train=recs is splits.train, **views)
+                  for recs in (splits.train, splits.val, splits.test))
+    tl, vl, test_l = (loader(ds, opt.batch_size, ds is tr, cfg.seed, cfg.data.num_workers) for ds in (tr, va, te))
+    optimizer = make_optimizer(params, opt)
+
+    def forward(batch):
+        return model(batch[kind])
+
+    def step(batch):
+        return {"loss": F.cross_entropy(forward(batch), torch.as_tensor(batch["label"]))}
+
+    evaluate = _evaluator(forward)
+    evaluate.num_classes = len(names)
+    trainer = Trainer(run, model, optimizer, step, evaluate, opt.epochs, scheduler=make_scheduler(optimizer, opt),
+                      meta=_meta(cfg, kind, names), on_epoch_start=_epoch_hook([tr], [tl]),
+                      grad_clip=opt.grad_clip, progress=progress)
+    result = trainer.fit(tl, vl, resume=resume)
+    return _finish(run, kind, forward, model, test_l, names, result)
+
+
 def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train the video teacher with cross-entropy; select on validation; report test."""
     run = _prepare_run(cfg, run_dir, resume)
-    _, splits, names = load_data(cfg)
-    teacher = build_teacher(cfg, len(names))
+    data = load_data(cfg)
+    teacher = build_teacher(cfg, len(data[2]))
     opt = cfg.teacher.train
-    tr = paired(cfg, splits.train, train=True, student=False, teacher=True)
-    va = paired(cfg, splits.val, train=False, student=False, teacher=True)
-    te = paired(cfg, splits.test, train=False, student=False, teacher=True)
-    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
-    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
-    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
     if cfg.teacher.tsn_lr_multipliers:
         from vskd.models.trn import tsn_param_groups
 
         params = tsn_param_groups(teacher, opt.lr, opt.weight_decay)
     else:
         params = [p for p in teacher.parameters() if p.requires_grad]
-    optimizer = make_optimizer(params, opt)
-
-    def forward(batch):
-        return teacher(batch["teacher"])
-
-    def step(batch):
-        return {"loss": F.cross_entropy(forward(batch), torch.as_tensor(batch["label"]))}
-
-    evaluate = _evaluator(forward)
-    evaluate.num_classes = len(names)
-    trainer = Trainer(run, teacher, optimizer, step, evaluate, opt.epochs, scheduler=make_scheduler(optimizer, opt),
-                      meta=_meta(cfg, "teacher", names), on_epoch_start=_epoch_hook([tr], [tl]),
-                      grad_clip=opt.grad_clip, progress=progress)
-    result = trainer.fit(tl, vl, resume=resume)
-    return _finish(run, "teacher", forward, teacher, test_l, names, result)
+    return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress)
 
 
 def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train the GAF student alone with cross-entropy (the no-KD baseline)."""
     run = _prepare_run(cfg, run_dir, resume)
-    _, splits, names = load_data(cfg)
-    student = build_student(cfg, len(names))
-    opt = cfg.student.train
-    tr = paired(cfg, splits.train, train=True)
-    va = paired(cfg, splits.val, train=False)
-    te = paired(cfg, splits.test, train=False)
-    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
-    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
-    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
-    optimizer = make_optimizer(student.parameters(), opt)
-
-    def forward(batch):
-        return student(batch["student"])
-
-    def step(batch):
-        return {"loss": F.cross_entropy(forward(batch), torch.as_tensor(batch["label"]))}
-
-    evaluate = _evaluator(forward)
-    evaluate.num_classes = len(names)
-    trainer = Trainer(run, student, optimizer, step, evaluate, opt.epochs, scheduler=make_scheduler(optimizer, opt),
-                      meta=_meta(cfg, "student", names), on_epoch_start=_epoch_hook([tr], [tl]),
-                      grad_clip=opt.grad_clip, progress=progress)
-    result = trainer.fit(tl, vl, resume=resume)
-    return _finish(run, "student", forward, student, test_l, names, result)
+    data = load_data(cfg)
+    student = build_student(cfg, len(data[2]))
+    return _train_supervised(cfg, run, data, student, "student", student.parameters(), cfg.student.train,
+                             resume, progress)
 
 
 def load_teacher(path: str | Path, num_classes: int | None = None) -> tuple[nn.Module, dict]:
