@@ -94,3 +94,15 @@ def test_shipped_specs_load():
         spec = load_spec(p)
         assert spec.base.is_file(), p
         assert any(r.method == "dask" for r in spec.runs)
+
+
+def test_bench_command_summarises_finished_runs(bench, tmp_path, capsys):
+    from vskd.cli import main
+
+    b, _, root = bench
+    assert main(["bench", str(b.spec.path), "--out", str(b.out), "--summarise", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| student | student |" in out
+    assert (tmp_path / "tiny-bench.json").exists()
+    assert main(["bench", "nosuch", "--preset", "cpu"]) == 2
+    assert "benchmark spec not found" in capsys.readouterr().err
