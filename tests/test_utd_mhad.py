@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import scipy.io
 
-from vskd.data import utd_mhad
 from vskd.data.recording import InertialSignal, RecordingKey
 from vskd.data.utd_mhad import (
     ACTIONS,

@@ -314,7 +314,10 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     method.num_classes = len(names)
     distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache)
     if hasattr(method, "setup"):
-        _setup_method(distiller, tr, teacher, cache)
+        # the per-sample feature shapes of both sides, once: wiring errors fail here, at build time
+        from vskd.data.paired import collate
+
+        distiller.setup_method(collate([tr[0]]))
     va = paired(cfg, splits.val, train=False)
     te = paired(cfg, splits.test, train=False)
     tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
@@ -359,13 +362,6 @@ def method_options(cfg: Config) -> dict:
     if opts and all(k in names and isinstance(v, dict) for k, v in opts.items()):
         return dict(opts.get(cfg.distill.method) or {})
     return dict(opts)
-
-
-def _setup_method(distiller: Distiller, train_ds, teacher, cache) -> None:
-    """Give the method the feature shapes of both sides once, so wiring errors fail at build time."""
-    from vskd.data.paired import collate
-
-    distiller.setup_method(collate([train_ds[0]]))
 
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,
