@@ -36,7 +36,7 @@ def test_presets_list_sorted_keys_labels_and_meta():
     for r in tiny:
         assert r.label == r.key.action - 1
         assert SYNTHETIC_ACTIONS[r.key.action - 1] == r.source("rgb").meta["action_name"]
-        assert set(r.sources) == {"inertial", "rgb", "skeleton"}
+        assert set(r.sources) == {"inertial", "rgb", "depth", "skeleton"}
         assert all(src.path is None for src in r.sources.values())
     demo = make_synthetic("demo")
     assert len(demo) == 8 * 8 * 5
