@@ -61,8 +61,7 @@ from vskd.losses.functional_maps import (
     check_map_pairs,
     layer_names,
     match_spatial,
-    run_stage1,
-    student_trunk,
+    pretrain_trunk,
 )
 from vskd.losses.registry import DistillMethod, _check_float, register_method
 
@@ -142,19 +141,8 @@ class AB(DistillMethod):
 
     def pretrain(self, distiller, train_loader, progress: bool = True) -> list[float]:
         """Stage 1: ``pretrain_epochs`` of ``L_AB`` on the connectors and the student's trunk."""
-        trunk = student_trunk(distiller)
-        was = distiller.student.training, self.training
-        distiller.student.train()
-        self.train()
-        params = list(self.connectors.parameters()) + list(trunk.parameters())
-        try:
-            self.pretrain_history = run_stage1(
-                "ab", distiller, train_loader, params, lambda s, t: self.ab_total(s, t),
-                epochs=self.pretrain_epochs, lr=self.pretrain_lr, progress=progress,
-            )
-        finally:
-            distiller.student.train(was[0])
-            self.train(was[1])
+        self.pretrain_history = pretrain_trunk(self, "ab", distiller, train_loader, self.connectors,
+                                               lambda s, t: self.ab_total(s, t), progress)
         return self.pretrain_history
 
     def extra_repr(self) -> str:

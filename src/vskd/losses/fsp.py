@@ -51,8 +51,7 @@ from vskd.losses.functional_maps import (
     check_map_pairs,
     fsp_loss,
     layer_names,
-    run_stage1,
-    student_trunk,
+    pretrain_trunk,
 )
 from vskd.losses.registry import DistillMethod, _check_float, register_method
 
@@ -128,19 +127,8 @@ class FSP(DistillMethod):
 
     def pretrain(self, distiller, train_loader, progress: bool = True) -> list[float]:
         """Stage 1: ``pretrain_epochs`` of ``L_FSP`` on the student's trunk (and adapters)."""
-        trunk = student_trunk(distiller)
-        was = distiller.student.training, self.training
-        distiller.student.train()
-        self.train()
-        params = list(self.adapters.parameters()) + list(trunk.parameters())
-        try:
-            self.pretrain_history = run_stage1(
-                "fsp", distiller, train_loader, params, lambda s, t: self.fsp_total(s, t),
-                epochs=self.pretrain_epochs, lr=self.pretrain_lr, progress=progress,
-            )
-        finally:
-            distiller.student.train(was[0])
-            self.train(was[1])
+        self.pretrain_history = pretrain_trunk(self, "fsp", distiller, train_loader, self.adapters,
+                                               lambda s, t: self.fsp_total(s, t), progress)
         return self.pretrain_history
 
     def extra_repr(self) -> str:

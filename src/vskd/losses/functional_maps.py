@@ -482,6 +482,23 @@ def semckd_loss(
 
 
 # ------------------------------------------------------------------------------- stage-1 training
+def pretrain_trunk(method: nn.Module, name: str, distiller: object, loader: Iterable[dict], adapters: nn.Module,
+                   step_loss: Callable[[dict[str, Tensor] | None, dict[str, Tensor]], Tensor],
+                   progress: bool = True) -> list[float]:
+    """Stage 1 of AB and FSP: ``method.pretrain_epochs`` of ``step_loss`` on the method's ``adapters``
+    and the student's trunk (its head untouched), both in train mode; previous modes restored after."""
+    trunk = student_trunk(distiller)
+    was = distiller.student.training, method.training
+    distiller.student.train()
+    method.train()
+    try:
+        return run_stage1(name, distiller, loader, list(adapters.parameters()) + list(trunk.parameters()), step_loss,
+                          epochs=method.pretrain_epochs, lr=method.pretrain_lr, progress=progress)
+    finally:
+        distiller.student.train(was[0])
+        method.train(was[1])
+
+
 def run_stage1(
     name: str,
     distiller: object,
