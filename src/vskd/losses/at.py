@@ -37,14 +37,14 @@ from torch import Tensor
 
 from vskd.errors import ConfigError
 from vskd.losses.functional_maps import ALIGN_MODES, at_loss, check_map_pairs, layer_names
-from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.losses.registry import LayerPairsMethod, _check_float, register_method
 
 DEFAULT_STUDENT = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_TEACHER = ("block1", "block2", "block3", "block4")
 
 
 @register_method("at")
-class AT(DistillMethod):
+class AT(LayerPairsMethod):
     """AT: match L2-normalised spatial attention maps of paired student/teacher blocks."""
 
     description = "AT: squared distance between normalised spatial attention maps of paired blocks (beta/2=500)"
@@ -68,14 +68,6 @@ class AT(DistillMethod):
         if align not in ALIGN_MODES:
             raise ConfigError(f"method 'at': option align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
         self.align = align
-
-    @property
-    def student_uses(self) -> tuple[str, ...]:
-        return self.student_layers
-
-    @property
-    def teacher_uses(self) -> tuple[str, ...]:
-        return self.teacher_layers
 
     def build(self, student_shapes, teacher_shapes) -> None:
         check_map_pairs("at", student_shapes, teacher_shapes, self.student_layers, self.teacher_layers)

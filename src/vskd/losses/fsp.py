@@ -53,14 +53,14 @@ from vskd.losses.functional_maps import (
     layer_names,
     pretrain_trunk,
 )
-from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.losses.registry import LayerPairsMethod, _check_float, register_method
 
 DEFAULT_STUDENT = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_TEACHER = ("block1", "block2", "block3", "block4")
 
 
 @register_method("fsp")
-class FSP(DistillMethod):
+class FSP(LayerPairsMethod):
     """FSP: stage-1 initialisation of the student by matching the teacher's FSP matrices."""
 
     description = "FSP: stage-1 matching of FSP (Gram) matrices of consecutive blocks, then CE"
@@ -91,14 +91,6 @@ class FSP(DistillMethod):
         self.pretrain_lr = _check_float("fsp", "pretrain_lr", pretrain_lr, positive=True)
         self.adapters = nn.ModuleList()
         self.pretrain_history: list[float] = []
-
-    @property
-    def student_uses(self) -> tuple[str, ...]:
-        return self.student_layers
-
-    @property
-    def teacher_uses(self) -> tuple[str, ...]:
-        return self.teacher_layers
 
     def build(self, student_shapes, teacher_shapes) -> None:
         pairs = check_map_pairs("fsp", student_shapes, teacher_shapes, self.student_layers, self.teacher_layers)

@@ -31,14 +31,14 @@ from torch import Tensor
 
 from vskd.errors import ConfigError
 from vskd.losses.functional_maps import ALIGN_MODES, check_map_pairs, layer_names, nst_loss
-from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.losses.registry import LayerPairsMethod, _check_float, register_method
 
 DEFAULT_STUDENT = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_TEACHER = ("block1", "block2", "block3", "block4")
 
 
 @register_method("nst")
-class NST(DistillMethod):
+class NST(LayerPairsMethod):
     """NST: squared MMD (polynomial kernel) between normalised channel activation patterns."""
 
     description = "NST: polynomial-kernel MMD between channel-wise normalised activation patterns (50)"
@@ -65,14 +65,6 @@ class NST(DistillMethod):
         if align not in ALIGN_MODES:
             raise ConfigError(f"method 'nst': option align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
         self.align = align
-
-    @property
-    def student_uses(self) -> tuple[str, ...]:
-        return self.student_layers
-
-    @property
-    def teacher_uses(self) -> tuple[str, ...]:
-        return self.teacher_layers
 
     def build(self, student_shapes, teacher_shapes) -> None:
         check_map_pairs("nst", student_shapes, teacher_shapes, self.student_layers, self.teacher_layers)

@@ -44,6 +44,7 @@ from vskd.errors import ConfigError
 
 __all__ = [
     "DistillMethod",
+    "LayerPairsMethod",
     "Shapes",
     "create_method",
     "get_method",
@@ -167,6 +168,22 @@ class DistillMethod(nn.Module):
 M = TypeVar("M", bound=type[DistillMethod])
 
 _REGISTRY: dict[str, type[DistillMethod]] = {}
+
+
+class LayerPairsMethod(DistillMethod):
+    """A method reading paired lists of block maps: ``self.student_layers[i]`` with ``self.teacher_layers[i]``
+    (set in ``__init__``); those lists are the features it uses on each side."""
+
+    student_layers: tuple[str, ...] = ()
+    teacher_layers: tuple[str, ...] = ()
+
+    @property
+    def student_uses(self) -> tuple[str, ...]:
+        return tuple(self.student_layers)
+
+    @property
+    def teacher_uses(self) -> tuple[str, ...]:
+        return tuple(self.teacher_layers)
 
 
 def register_method(name: str) -> Callable[[M], M]:

@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 from vskd.errors import ConfigError
 from vskd.losses.functional_maps import check_maps, layer_names, match_spatial, semckd_loss
-from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.losses.registry import LayerPairsMethod, _check_float, register_method
 
 DEFAULT_STUDENT = ("layer1", "layer2", "layer3")
 DEFAULT_TEACHER = ("block1", "block2", "block3")
@@ -84,7 +84,7 @@ def regressor(c_in: int, c_out: int, mid: int) -> nn.Sequential:
 
 
 @register_method("semckd")
-class SemCKD(DistillMethod):
+class SemCKD(LayerPairsMethod):
     """SemCKD: attention-weighted cross-layer feature regression (batch-size independent attention)."""
 
     description = "SemCKD: per-sample attention over teacher layers for each student layer, weighted MSE (400)"
@@ -114,14 +114,6 @@ class SemCKD(DistillMethod):
         self.queries = nn.ModuleList()
         self.keys = nn.ModuleList()
         self.regressors = nn.ModuleList()  # flattened [i * n_t + j]
-
-    @property
-    def student_uses(self) -> tuple[str, ...]:
-        return self.student_layers
-
-    @property
-    def teacher_uses(self) -> tuple[str, ...]:
-        return self.teacher_layers
 
     def build(self, student_shapes, teacher_shapes) -> None:
         check_maps("semckd", "student", student_shapes, self.student_layers)

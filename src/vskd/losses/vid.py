@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from vskd.errors import ConfigError
 from vskd.losses.functional_maps import check_map_pairs, layer_names, match_spatial, vid_loss
-from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.losses.registry import LayerPairsMethod, _check_float, register_method
 
 DEFAULT_STUDENT = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_TEACHER = ("block1", "block2", "block3", "block4")
@@ -69,7 +69,7 @@ class VIDRegressor(nn.Module):
 
 
 @register_method("vid")
-class VID(DistillMethod):
+class VID(LayerPairsMethod):
     """VID: Gaussian NLL of the teacher maps given regressed student maps and learned variances."""
 
     description = "VID: Gaussian NLL of teacher maps under regressed student means and learned variances (1)"
@@ -94,14 +94,6 @@ class VID(DistillMethod):
         if self.init_pred_var <= self.eps:
             raise ConfigError(f"method 'vid': option init_pred_var ({init_pred_var}) must exceed eps ({eps})")
         self.regressors = nn.ModuleList()
-
-    @property
-    def student_uses(self) -> tuple[str, ...]:
-        return self.student_layers
-
-    @property
-    def teacher_uses(self) -> tuple[str, ...]:
-        return self.teacher_layers
 
     def build(self, student_shapes, teacher_shapes) -> None:
         pairs = check_map_pairs("vid", student_shapes, teacher_shapes, self.student_layers, self.teacher_layers)
