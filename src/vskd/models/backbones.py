@@ -28,8 +28,8 @@ import torch
 import torchvision
 from torch import nn
 
-from vskd.models.weights import load_exact
-from vskd.errors import ConfigError, DataError
+from vskd.models.weights import load_exact, read_state_dict
+from vskd.errors import ConfigError
 from vskd.models.bninception import BNInception, load_bninception_weights
 
 #: ImageNet RGB statistics used by torchvision's classification weights.
@@ -94,16 +94,7 @@ def load_torchvision_weights(net: nn.Module, path: str | Path, drop_prefixes: tu
     naming the file when it is missing, unreadable or does not match.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a data error
-        raise DataError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise DataError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
+    state = read_state_dict(path)
     own = net.state_dict()
     dropped = sorted(k for k in state if k.startswith(drop_prefixes) and k not in own)
     state = {k: v for k, v in state.items() if k not in dropped}

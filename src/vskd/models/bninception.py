@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vskd.models.weights import load_exact
-from vskd.errors import DataError, VskdError
+from vskd.models.weights import load_exact, read_state_dict
+from vskd.errors import VskdError
 
 #: Per-channel mean of the checkpoint's input, in its BGR channel order (0..255 scale).
 BGR_MEAN = (104.0, 117.0, 128.0)
@@ -203,16 +203,7 @@ def load_bninception_weights(model: BNInception, path: str | Path) -> list[str]:
     or shapes do not match.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: BN-Inception weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a data error
-        raise DataError(f"{path}: cannot read BN-Inception weights ({type(exc).__name__}: {exc})") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise DataError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
+    state = read_state_dict(path, "BN-Inception weights")
     own = model.state_dict()
     notes: list[str] = []
     state = dict(state)

@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from vskd.models.weights import load_exact
+from vskd.models.weights import load_exact, read_state_dict
 from vskd.errors import ConfigError, DataError
 from vskd.models.backbones import ImageNormalize, register_backbone
 
@@ -253,18 +253,7 @@ def resolve_weights_path(pretrained: str | Path) -> Path:
 
 def read_lite0_state(path: str | Path) -> dict[str, torch.Tensor]:
     """The file's state_dict (``{"state_dict": ...}`` wrappers accepted); DataError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a data error
-        raise DataError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from exc
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise DataError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
-    return state
+    return read_state_dict(path)
 
 
 def lite0_state_dict(state: dict[str, torch.Tensor], path: str | Path = "<state_dict>") -> dict[str, torch.Tensor]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from vskd.errors import DataError
@@ -27,3 +28,20 @@ def load_exact(model: nn.Module, state: dict, path: str | Path, what: str) -> No
                          f"model {tuple(own[bad[0]].shape)})")
         raise DataError(f"{path}: {what}: {'; '.join(parts)}")
     model.load_state_dict(state, strict=True)
+
+
+def read_state_dict(path: str | Path, what: str = "weights") -> dict[str, torch.Tensor]:
+    """The state_dict in a local weights file (a ``{"state_dict": ...}`` wrapper is accepted); a
+    missing, unreadable or non-state_dict file raises one DataError naming ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: {what} file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a data error
+        raise DataError(f"{path}: cannot read {what} ({type(exc).__name__}: {exc})") from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
+    return state
