@@ -11,6 +11,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same hypothesis examples every time (no run can fail on a newly drawn example);
+# locally, examples are random and the failures hypothesis finds are kept in .hypothesis/
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") or os.environ.get("VSKD_REQUIRE_DATA") == "1":
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 

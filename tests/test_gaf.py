@@ -267,8 +267,12 @@ def test_property_equals_pyts(x, method, data) -> None:
     image_size = data.draw(st.one_of(st.none(), st.integers(1, t), st.floats(0.05, 1.0)))
     # pyts' own scaling (x * scale + offset) cancels badly when the range is tiny next to the
     # magnitude; compare where pyts itself is accurate
-    rng_ = np.ptp(paa(x, resolve_image_size(image_size, t)), axis=-1)
+    size = resolve_image_size(image_size, t)
+    rng_ = np.ptp(paa(x, size), axis=-1)
     assume(((rng_ == 0) | (rng_ > 1e-6 * (1 + np.abs(x).max(axis=-1)))).all())
+    # pyts' PAA of a constant series can differ by one ulp between segments, which its min-max then
+    # blows up to +-1; ours keeps the series constant (lower bound, as documented): not comparable
+    assume(size == t or (np.ptp(x, axis=-1) > 0).all())
     ref = pyts_gaf(x, method, image_size, (-1, 1))
     np.testing.assert_allclose(gramian_angular_field(x, method, image_size), ref, rtol=0, atol=TOL)
 
