@@ -106,3 +106,18 @@ def test_bench_command_summarises_finished_runs(bench, tmp_path, capsys):
     assert (tmp_path / "tiny-bench.json").exists()
     assert main(["bench", "nosuch", "--preset", "cpu"]) == 2
     assert "benchmark spec not found" in capsys.readouterr().err
+
+
+def test_parallel_jobs_wait_for_their_teacher(bench, tmp_path):
+    """--jobs 2: worker processes run the steps; a distillation run starts only after its teacher ended."""
+    b, serial, root = bench
+    par = Bench(b.spec, tmp_path / "runs")
+    summary = par.run(jobs=2)
+    assert {rid for rid, row in summary["runs"].items() if row["test_accuracy"]["n"] == 1} == set(serial["runs"])
+    seed = tmp_path / "runs" / "seed0"
+    teacher_done = (seed / "teacher-rgb" / "results.json").stat().st_mtime_ns
+    for rid in ("dask", "dask-unpaired"):
+        assert (seed / rid / "config.yaml").stat().st_mtime_ns >= teacher_done, rid
+    # same seeds, same data: the student alone reaches what the serial run reached
+    assert summary["runs"]["student"]["test_accuracy"]["mean"] == pytest.approx(
+        serial["runs"]["student"]["test_accuracy"]["mean"], abs=0.1)

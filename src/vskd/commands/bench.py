@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
                    help="override applied to every run")
     p.add_argument("--summarise", action="store_true", help="only write the summary of finished runs")
     p.add_argument("--progress", action="store_true", help="per-epoch progress of each run")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs at once, in worker processes sharing the CPU cores")
     p.set_defaults(func=_run)
 
 
@@ -27,6 +29,10 @@ def _run(args) -> int:
 
     from vskd.engine.bench import Bench, load_spec, markdown_tables, write_results
 
+    from vskd.errors import ConfigError
+
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     path = Path(args.dataset)
     if not path.is_file():
         path = BENCH_DIR / f"{args.dataset}-{args.preset}.yaml"
@@ -34,7 +40,7 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
     bench = Bench(spec, out, extra_set=args.overrides, only=args.only, progress=args.progress)
     t0 = time.time()
-    summary = bench.summary() if args.summarise else bench.run()
+    summary = bench.summary() if args.summarise else bench.run(jobs=args.jobs)
     command = "vskd " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("vskd") else \
         f"vskd bench {args.dataset} --preset {args.preset}"
     res = write_results(bench, summary, args.results, command, time.time() - t0)

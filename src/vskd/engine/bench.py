@@ -125,58 +125,102 @@ class Bench:
         return self.out / f"seed{seed}" / f"teacher-{name}"
 
     def plan(self) -> list[tuple[int, str, object]]:
-        """(seed, kind, spec) in execution order: per seed, the teachers its runs need, then the runs."""
+        """(seed, kind, spec) in execution order: the teachers the runs need (every seed), then the runs,
+        run-major (all seeds of the first run, then the next), so a benchmark stopped early has complete
+        rows rather than one seed of everything."""
         steps: list[tuple[int, str, object]] = []
         runs = [r for r in self.spec.runs if not self.only or r.id in self.only]
         needed = {r.teacher or self.spec.main_teacher for r in runs if r.job == "distill"}
-        for seed in self.spec.seeds:
-            for name in self.spec.teachers:
-                if name in needed or (not self.only):
-                    steps.append((seed, "teacher", name))
-            for r in runs:
-                steps.append((seed, "run", r))
+        for name in self.spec.teachers:
+            if name in needed or not self.only:
+                steps += [(seed, "teacher", name) for seed in self.spec.seeds]
+        for r in runs:
+            steps += [(seed, "run", r) for seed in self.spec.seeds]
         return steps
 
-    def run(self) -> dict:
+    def _teacher_of(self, seed: int, item) -> Path | None:
+        if not isinstance(item, RunSpec) or item.job != "distill":
+            return None
+        return self.teacher_dir(seed, item.teacher or self.spec.main_teacher)
+
+    def _run_dir(self, seed: int, kind: str, item) -> Path:
+        return self.teacher_dir(seed, item) if kind == "teacher" else self.out / f"seed{seed}" / item.id
+
+    def run(self, jobs: int = 1) -> dict:
+        """Run every unfinished step; ``jobs`` > 1 runs that many steps at once in worker processes
+        (each with ``cores // jobs`` torch threads), a distillation run starting once its teacher is done."""
+        steps = [s for s in self.plan() if not (self._run_dir(*s) / "results.json").exists()]
+        t0 = time.time()
+        n = len(steps)
+        if jobs <= 1:
+            for k, (seed, kind, item) in enumerate(steps, 1):
+                self._execute(k, n, seed, kind, item, t0)
+            return self.summary()
+        import multiprocessing as mp
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        threads = max(1, _cpu_count() // jobs)
+        pending = list(enumerate(steps, 1))
+        running: dict = {}
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(threads,)) as pool:
+            while pending or running:
+                active = {self._run_dir(s, kd, it) for (_, s, kd, it) in running.values()}
+                for entry in list(pending):
+                    if len(running) >= jobs:
+                        break
+                    k, (seed, kind, item) = entry
+                    tdir = self._teacher_of(seed, item)
+                    if tdir is not None and (tdir in active or any(
+                            self._run_dir(s, kd, it) == tdir for _, (s, kd, it) in pending)):
+                        continue  # its teacher is still to be trained
+                    pending.remove(entry)
+                    fut = pool.submit(self._execute, k, n, seed, kind, item, t0)
+                    running[fut] = (k, seed, kind, item)
+                    active.add(self._run_dir(seed, kind, item))
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    running.pop(fut)
+                    fut.result()  # re-raise anything unexpected (a run's own failure is recorded, not raised)
+        return self.summary()
+
+    def _execute(self, k: int, n: int, seed: int, kind: str, item, t0: float) -> None:
+        """Train one step (teacher or run) unless finished; a failure is written to ``failed.txt``."""
         from vskd.engine import pipeline
 
-        steps = self.plan()
-        t0 = time.time()
-        for k, (seed, kind, item) in enumerate(steps, 1):
-            if kind == "teacher":
-                name = item
-                run_dir = self.teacher_dir(seed, name)
-                cfg = self.config(seed, self.spec.teachers[name])
-                job, label = pipeline.train_teacher, f"teacher-{name}"
-            else:
-                r = item
-                run_dir = self.out / f"seed{seed}" / r.id
-                ov = list(r.set)
-                if r.job == "distill":
-                    tdir = self.teacher_dir(seed, r.teacher or self.spec.main_teacher)
-                    if not (tdir / "results.json").exists():
-                        self._fail(run_dir, f"teacher {tdir} did not finish")
-                        continue
-                    ov = [f"distill.teacher_checkpoint={tdir / 'best.pt'}", f"distill.method={r.method}", *ov]
-                cfg = self.config(seed, ov)
-                job = pipeline.train_student if r.job == "student" else pipeline.distill
-                label = r.id
-            done = run_dir / "results.json"
-            if done.exists():
-                continue
-            (run_dir / "failed.txt").unlink(missing_ok=True)
-            started = time.time()
-            print(f"[bench] ({k}/{len(steps)}) seed {seed} {label} ...", flush=True)
-            try:
-                res = job(cfg, run_dir, resume=(run_dir / "last.pt").exists(), progress=self.progress)
-            except (VskdError, RuntimeError, ValueError) as exc:
-                self._fail(run_dir, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
-                print(f"[bench] ({k}/{len(steps)}) seed {seed} {label} FAILED: {exc}", flush=True)
-                continue
-            print(f"[bench] ({k}/{len(steps)}) seed {seed} {label}: test acc {res['test']['accuracy']:.4f} "
-                  f"macro-F1 {res['test']['macro_f1']:.4f} (val {res['val']['accuracy']:.4f}) "
-                  f"in {time.time() - started:.0f} s; {time.time() - t0:.0f} s elapsed", flush=True)
-        return self.summary()
+        run_dir = self._run_dir(seed, kind, item)
+        if kind == "teacher":
+            cfg = self.config(seed, self.spec.teachers[item])
+            job, label = pipeline.train_teacher, f"teacher-{item}"
+        else:
+            ov = list(item.set)
+            if item.job == "distill":
+                tdir = self._teacher_of(seed, item)
+                if not (tdir / "results.json").exists():
+                    self._fail(run_dir, f"teacher {tdir} did not finish")
+                    print(f"[bench] ({k}/{n}) seed {seed} {item.id} skipped: teacher {tdir.name} did not finish",
+                          flush=True)
+                    return
+                ov = [f"distill.teacher_checkpoint={tdir / 'best.pt'}", f"distill.method={item.method}", *ov]
+            cfg = self.config(seed, ov)
+            job = pipeline.train_student if item.job == "student" else pipeline.distill
+            label = item.id
+        if (run_dir / "results.json").exists():
+            return
+        (run_dir / "failed.txt").unlink(missing_ok=True)
+        started = time.time()
+        print(f"[bench] ({k}/{n}) seed {seed} {label} ...", flush=True)
+        try:
+            res = job(cfg, run_dir, resume=(run_dir / "last.pt").exists(), progress=self.progress)
+        except (VskdError, RuntimeError, ValueError) as exc:
+            self._fail(run_dir, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
+            print(f"[bench] ({k}/{n}) seed {seed} {label} FAILED: {exc}", flush=True)
+            return
+        print(f"[bench] ({k}/{n}) seed {seed} {label}: test acc {res['test']['accuracy']:.4f} "
+              f"macro-F1 {res['test']['macro_f1']:.4f} (val {res['val']['accuracy']:.4f}) "
+              f"in {time.time() - started:.0f} s; {time.time() - t0:.0f} s elapsed", flush=True)
 
     @staticmethod
     def _fail(run_dir: Path, message: str) -> None:
@@ -321,6 +365,12 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
         md += ["## Discussion", "", notes.read_text()]
     (rd / f"{summary['benchmark']}.md").write_text("\n".join(md))
     return rd / f"{summary['benchmark']}.json"
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _cpu_count() -> int:
