@@ -27,14 +27,18 @@ from vskd.errors import ConfigError
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # synthetic | utd-mhad | manifest
-    root: str | None = None  # dataset folder (utd-mhad) or manifest CSV (manifest)
+    dataset: str = "synthetic"  # synthetic | utd-mhad | manifest | berkeley-mhad | mmact
+    root: str | None = None  # dataset folder (utd-mhad, berkeley-mhad, mmact) or manifest CSV (manifest)
+    # reader options (vskd.data.datasets): berkeley-mhad accelerometer (1..6), cluster, camera, rate_hz;
+    # mmact sensors (e.g. [acc_watch]), cameras, rate_hz; utd-mhad / berkeley-mhad / mmact modalities
+    options: dict[str, Any] = field(default_factory=dict)
     preset: str = "demo"  # synthetic preset
     synthetic: dict[str, Any] = field(default_factory=dict)  # synthetic overrides (e.g. coupling, trials)
     seed: int = 0  # synthetic data seed (the same data for every training seed)
-    protocol: str = "cross-subject"  # cross-subject | subject-specific
+    protocol: str = "cross-subject"  # cross-subject | subject-specific | cross-view | cross-scene | cross-session
     val_subjects: list[int] | None = None  # cross-subject validation subjects (from the train side)
     val_trials: list[int] | None = None  # subject-specific validation trials (from the train side)
+    val_groups: list[int] | None = None  # validation cameras / scenes / sessions (cross-view, -scene, -session)
     cache_dir: str | None = None  # decoded clips / GAF images; default ~/.cache/vskd or $VSKD_CACHE
     num_workers: int = 0
 
@@ -76,6 +80,7 @@ class OptimConfig:
     lr_steps: list[int] = field(default_factory=list)  # epochs at which lr *= lr_gamma
     lr_gamma: float = 0.1
     grad_clip: float | None = None
+    micro_batches: int = 1  # split each batch by stride, accumulate gradients (less memory; DDP's 1-process twin)
 
 
 def _teacher_optim() -> OptimConfig:
@@ -268,8 +273,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 _CHOICES = {
-    "data.dataset": ("synthetic", "utd-mhad", "manifest"),
-    "data.protocol": ("cross-subject", "subject-specific"),
+    "data.dataset": ("synthetic", "utd-mhad", "manifest", "berkeley-mhad", "mmact"),
+    "data.protocol": ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session"),
     "student.input.method": ("summation", "difference"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
@@ -312,7 +317,7 @@ def validate(cfg: Config) -> None:
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
-    if cfg.data.dataset in ("utd-mhad", "manifest") and not cfg.data.root:
+    if cfg.data.dataset != "synthetic" and not cfg.data.root:
         raise ConfigError(f"config key 'data.root': dataset '{cfg.data.dataset}' needs a root path")
 
 

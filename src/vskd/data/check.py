@@ -191,6 +191,8 @@ def _quick_length(rec: Recording, modality: str) -> int | None:
             return int(src.meta["num_frames"])
         return _length_of(modality, src.load())
     if modality == "rgb":
+        if src.meta.get("custom_frames") and src.count is not None:  # Berkeley-MHAD .pgm frames
+            return int(src.count())
         if path.is_dir():
             from vskd.data.video import frame_files
 
@@ -215,7 +217,7 @@ def _quick_length(rec: Recording, modality: str) -> int | None:
 
 def _full_length(rec: Recording, modality: str) -> int:
     src = rec.sources[modality]
-    if modality == "rgb" and src.path is not None:
+    if modality == "rgb" and src.path is not None and not src.meta.get("custom_frames"):
         from vskd.data.video import video_info
 
         return video_info(src.path, exact=True)[0]  # decodes every frame, no RGB conversion
@@ -313,7 +315,8 @@ def check_dataset(
     progress: Callable[[Iterable], Iterable] | None = None,
     **options,
 ) -> CheckReport:
-    """Check dataset ``name`` (``utd-mhad``, ``manifest`` or ``synthetic``; see :mod:`vskd.data.datasets`).
+    """Check dataset ``name`` (``utd-mhad``, ``manifest``, ``synthetic``, ``berkeley-mhad`` or ``mmact``;
+    see :mod:`vskd.data.datasets`).
 
     Problems with individual files are collected in the report rather than raised; a missing root or
     an unknown dataset still raises (ConfigError / DataError).
@@ -350,6 +353,26 @@ def check_dataset(
         report.errors.extend(problems)
         if not recordings and not problems:
             report.errors.append(f"{root}: manifest lists no recordings")
+    elif name == "berkeley-mhad":
+        from vskd.data import berkeley_mhad
+
+        if root is None:
+            raise ConfigError("dataset 'berkeley-mhad' needs --root: the folder holding Accelerometer/, Camera/, Time_stamps/")
+        clips, problems = berkeley_mhad.scan(root, **options)
+        report.errors.extend(problems)
+        recordings = berkeley_mhad.build_recordings(clips)
+        if not recordings:
+            report.errors.append(f"{root}: no Berkeley-MHAD recordings found")
+    elif name == "mmact":
+        from vskd.data import mmact
+
+        if root is None:
+            raise ConfigError("dataset 'mmact' needs --root: the folder holding the *_clip sensor folders and video/")
+        files, videos, problems, opts = mmact.scan(root, **options)
+        report.errors.extend(problems)
+        recordings = mmact.build_recordings(files, videos, opts["sensors"], opts["rate_hz"])
+        if not recordings:
+            report.errors.append(f"{root}: no MMAct recordings found")
     else:
         recordings = load_recordings(name, root, **options)
     return check_recordings(

@@ -9,6 +9,10 @@ name           ``root``                            options
 ``manifest``   the manifest CSV                    ``dataset_name``, ``classes``, ``rate_hz``
                (see :mod:`vskd.data.manifest`)
 ``synthetic``  unused                              ``preset`` (default ``"demo"``), ``seed`` (0)
+``berkeley-    the folder holding ``Accelerometer/``  ``accelerometer`` (1..6, default 1), ``cluster``,
+mhad``         ``Camera/``, ``Time_stamps/``        ``camera`` (1), ``rate_hz`` (30), ``modalities``
+``mmact``      the folder holding the ``*_clip``    ``sensors`` (``["acc_watch"]``), ``cameras`` (all),
+               sensor folders and ``video/``        ``rate_hz`` (100), ``modalities``
 =============  ==================================  =============================================
 """
 
@@ -21,9 +25,11 @@ from typing import Any
 from vskd.data.recording import Recording
 from vskd.errors import ConfigError
 
-DATASETS = ("utd-mhad", "manifest", "synthetic")
+DATASETS = ("utd-mhad", "manifest", "synthetic", "berkeley-mhad", "mmact")
 _OPTIONS = {
     "utd-mhad": {"modalities"},
+    "berkeley-mhad": {"accelerometer", "cluster", "camera", "rate_hz", "modalities"},
+    "mmact": {"sensors", "cameras", "rate_hz", "modalities"},
     "manifest": {"dataset_name", "classes", "rate_hz"},
     # preset, seed, and make_synthetic's overrides
     "synthetic": {"preset", "seed", "num_classes", "actions", "subjects", "trials", "frame_size", "duration",
@@ -66,6 +72,22 @@ def load_recordings(name: str, root: str | Path | None = None, **options: Any) -
             raise ConfigError("dataset 'manifest' needs a root: the manifest CSV (columns id,label,subject,trial,sensor,video)")
         opts = dict(options)
         return read_manifest(root, name=opts.pop("dataset_name", None), **opts)
+    if name in ("berkeley-mhad", "mmact"):
+        if not root:
+            raise ConfigError(f"dataset {name!r} needs a root: the dataset folder (see docs/data.md for its layout)")
+        if name == "berkeley-mhad":
+            from vskd.data.berkeley_mhad import list_recordings as list_berkeley
+
+            recordings = list_berkeley(root, **options)
+        else:
+            from vskd.data.mmact import list_recordings as list_mmact
+
+            recordings = list_mmact(root, **options)
+        if not recordings:
+            from vskd.errors import DataError
+
+            raise DataError(f"{root}: no {name} recordings found")
+        return recordings
     from vskd.data.synthetic import make_synthetic  # written alongside; imported only when used
 
     opts = dict(options)
@@ -81,10 +103,11 @@ def class_names(name: str, recordings: list[Recording]) -> list[str]:
     label without a name is named by its number.
     """
     _check_name(name)
-    if name == "utd-mhad":
-        from vskd.data.utd_mhad import ACTIONS
+    if name in ("utd-mhad", "berkeley-mhad", "mmact"):
+        module = {"utd-mhad": "utd_mhad", "berkeley-mhad": "berkeley_mhad", "mmact": "mmact"}[name]
+        import importlib
 
-        return list(ACTIONS)
+        return list(importlib.import_module(f"vskd.data.{module}").ACTIONS)
     found: dict[int, str] = {}
     for rec in recordings:
         for src in rec.sources.values():

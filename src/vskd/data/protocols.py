@@ -13,6 +13,19 @@ The same odd/even and first-half/second-half rules apply to any dataset's number
 manifest); explicit ``train_subjects``/``test_subjects``/``val_subjects`` (or ``*_trials``) override
 them. The three parts are always disjoint, and validation always comes from the training side.
 
+Datasets with a published subject split use it for ``cross-subject`` (:data:`STANDARD_SUBJECT_SPLITS`):
+Berkeley-MHAD (Ofli et al., WACV 2013) subjects 1-7 train, 8-12 test (validation: subject 7);
+MMAct (Kong et al., ICCV 2019) subjects 1-16 train, 17-20 test (validation: subject 16).
+MMAct's other protocols split on the ``camera`` / ``scene`` / ``session`` its sources carry in ``meta``:
+
+* ``cross-view``: cameras 1-3 train, camera 4 tests (validation: camera 3);
+* ``cross-scene``: scenes 1-3 train, scene 4 tests (validation: scene 3);
+* ``cross-session``: the first half of the sessions train, the rest test (validation: the last training
+  session).
+
+(Without a dataset default, ``cross-view`` and ``cross-scene`` test on the highest group present.)
+Explicit groups for any protocol: ``train_groups`` / ``test_groups`` / ``val_groups``.
+
 (The VSKD authors select models on the test split every epoch; this module makes that impossible.)
 """
 
@@ -24,17 +37,30 @@ from dataclasses import dataclass, field
 from vskd.data.recording import Recording
 from vskd.errors import ConfigError, DataError
 
-PROTOCOLS = ("cross-subject", "subject-specific")
+PROTOCOLS = ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session")
+#: protocol -> the unit it splits on (a RecordingKey field, or a key of the sources' ``meta``)
+UNITS = {"cross-subject": "subject", "subject-specific": "trial", "cross-view": "camera",
+         "cross-scene": "scene", "cross-session": "session"}  # fmt: skip
+#: dataset -> (train subjects, test subjects) of its published cross-subject protocol
+STANDARD_SUBJECT_SPLITS: dict[str, tuple[list[int], list[int]]] = {
+    "berkeley-mhad": (list(range(1, 8)), list(range(8, 13))),
+    "mmact": (list(range(1, 17)), list(range(17, 21))),
+}
+#: (dataset, protocol) -> (train groups, test groups)
+STANDARD_SPLITS: dict[tuple[str, str], tuple[list[int], list[int]]] = {
+    ("mmact", "cross-view"): ([1, 2, 3], [4]),
+    ("mmact", "cross-scene"): ([1, 2, 3], [4]),
+}
 
-__all__ = ["PROTOCOLS", "Splits", "make_splits"]
+__all__ = ["PROTOCOLS", "STANDARD_SUBJECT_SPLITS", "Splits", "UNITS", "group_of", "make_splits"]
 
 
 @dataclass
 class Splits:
     """Train / validation / test recordings (each sorted by key) and the groups that define them.
 
-    ``groups`` maps ``train``/``val``/``test`` to the subjects (cross-subject) or trials
-    (subject-specific) in each part.
+    ``groups`` maps ``train``/``val``/``test`` to the subjects (cross-subject), trials
+    (subject-specific), cameras, scenes or sessions in each part.
     """
 
     train: list[Recording]
@@ -52,7 +78,7 @@ class Splits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
     def describe(self) -> str:
-        what = "subjects" if self.protocol == "cross-subject" else "trials"
+        what = UNITS.get(self.protocol, "group") + "s"
         return f"{self.protocol}: " + ", ".join(
             f"{part} {len(getattr(self, part))} ({what} {self.groups.get(part, [])})" for part in ("train", "val", "test")
         )
@@ -70,6 +96,16 @@ def _ints(name: str, values) -> list[int] | None:
     return out
 
 
+def group_of(rec: Recording, unit: str) -> int:
+    """The ``unit`` (subject, trial, camera, scene, session) of a recording; DataError when it has none."""
+    if unit in ("subject", "trial"):
+        return getattr(rec.key, unit)
+    for src in rec.sources.values():
+        if unit in src.meta:
+            return int(src.meta[unit])
+    raise DataError(f"recording {rec.key} has no {unit} (the {unit}-based protocols need MMAct recordings)")
+
+
 def make_splits(
     recordings: Sequence[Recording],
     protocol: str = "cross-subject",
@@ -81,6 +117,9 @@ def make_splits(
     train_trials: Sequence[int] | None = None,
     test_trials: Sequence[int] | None = None,
     val_trials: Sequence[int] | None = None,
+    train_groups: Sequence[int] | None = None,
+    test_groups: Sequence[int] | None = None,
+    val_groups: Sequence[int] | None = None,
 ) -> Splits:
     """Split ``recordings`` by ``protocol`` into train / validation / test.
 
@@ -93,6 +132,8 @@ def make_splits(
         val_subjects: cross-subject validation subjects (same as a list ``val``); must be training subjects.
         train_trials, test_trials, val_trials: the subject-specific counterparts (default: first half /
             second half of the trials present; validation the last training trial).
+        train_groups, test_groups, val_groups: the groups of any protocol (subjects, trials, cameras,
+            scenes or sessions), instead of the ``*_subjects`` / ``*_trials`` arguments.
 
     Raises:
         ConfigError: an unknown protocol, overlapping groups, validation outside the training side.
@@ -102,24 +143,39 @@ def make_splits(
         raise ConfigError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if not recordings:
         raise DataError(f"{protocol} split: no recordings to split")
+    unit = UNITS[protocol]
     cross = protocol == "cross-subject"
-    unit = "subject" if cross else "trial"
-    if cross and (train_trials is not None or test_trials is not None or val_trials is not None):
-        raise ConfigError("train_trials/test_trials/val_trials apply to the subject-specific protocol, not cross-subject")
+    specific = protocol == "subject-specific"
+    if not specific and (train_trials is not None or test_trials is not None or val_trials is not None):
+        raise ConfigError(f"train_trials/test_trials/val_trials apply to the subject-specific protocol, not {protocol}")
     if not cross and (train_subjects is not None or test_subjects is not None or val_subjects is not None):
-        raise ConfigError("train_subjects/test_subjects/val_subjects apply to the cross-subject protocol, not subject-specific")
-    train_g = _ints(f"train_{unit}s", train_subjects if cross else train_trials)
-    test_g = _ints(f"test_{unit}s", test_subjects if cross else test_trials)
-    val_g = _ints(f"val_{unit}s", val_subjects if cross else val_trials)
+        raise ConfigError(f"train_subjects/test_subjects/val_subjects apply to the cross-subject protocol, not {protocol}")
+    own = {"subject": (train_subjects, test_subjects, val_subjects), "trial": (train_trials, test_trials, val_trials)}
+    given = own.get(unit, (None, None, None))
+    for name, a, b in zip(("train", "test", "val"), given, (train_groups, test_groups, val_groups)):
+        if a is not None and b is not None:
+            raise ConfigError(f"give the {name} {unit}s either as {name}_{unit}s or {name}_groups, not both")
+    train_g = _ints(f"train_{unit}s", given[0] if given[0] is not None else train_groups)
+    test_g = _ints(f"test_{unit}s", given[1] if given[1] is not None else test_groups)
+    val_g = _ints(f"val_{unit}s", given[2] if given[2] is not None else val_groups)
 
     def group(rec: Recording) -> int:
-        return rec.key.subject if cross else rec.key.trial
+        return group_of(rec, unit)
 
     present = sorted({group(r) for r in recordings})
+    datasets = {r.key.dataset for r in recordings}
+    standard = None
+    if len(datasets) == 1:
+        (ds,) = datasets
+        standard = STANDARD_SUBJECT_SPLITS.get(ds) if cross else STANDARD_SPLITS.get((ds, protocol))
     if train_g is None and test_g is None:
-        if cross:
+        if standard is not None:
+            train_g, test_g = list(standard[0]), list(standard[1])
+        elif cross:
             train_g = [g for g in present if g % 2 == 1]
             test_g = [g for g in present if g % 2 == 0]
+        elif protocol in ("cross-view", "cross-scene"):
+            train_g, test_g = present[:-1], present[-1:]
         else:
             half = (len(present) + 1) // 2
             train_g, test_g = present[:half], present[half:]

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vskd.config import Config, config_from_dict, config_to_dict, save_config
+from vskd.engine import dist
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.pairing import ReassignedCache
 from vskd.engine.evaluate import classification_metrics, predict, write_report
@@ -45,12 +46,15 @@ def load_data(cfg: Config):
     options: dict[str, Any] = {}
     if d.dataset == "synthetic":
         options = {"preset": d.preset, "seed": d.seed, **d.synthetic}
+    options.update(d.options)  # reader options (berkeley-mhad accelerometer, mmact sensors, ...)
     recordings = load_recordings(d.dataset, d.root, **options)
     split_opts: dict[str, Any] = {}
     if d.val_subjects is not None:
         split_opts["val_subjects"] = d.val_subjects
     if d.val_trials is not None:
         split_opts["val_trials"] = d.val_trials
+    if d.val_groups is not None:
+        split_opts["val_groups"] = d.val_groups
     splits = make_splits(recordings, d.protocol, **split_opts)
     return recordings, splits, class_names(d.dataset, recordings)
 
@@ -82,9 +86,19 @@ def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: 
 
 
 def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
-    sampler = EpochShuffleSampler(len(dataset), seed) if shuffle else None
+    """A training loader (``shuffle``: reproducible per-epoch order; under torchrun each rank takes its
+    shard and ``batch_size`` is the *global* batch, split evenly over the ranks) or an evaluation one."""
+
+    sampler = None
+    if shuffle:
+        world = dist.world()
+        if batch_size % world:
+            raise ConfigError(f"batch_size {batch_size} must be a multiple of the number of processes ({world})")
+        batch_size //= world
+        sampler = EpochShuffleSampler(len(dataset), seed, rank=dist.rank(), world=world)
     # a training batch of one breaks BatchNorm in training mode: drop such a last batch (only then)
-    drop_last = shuffle and len(dataset) % batch_size == 1 and len(dataset) > 1
+    n = len(sampler) if sampler is not None else len(dataset)
+    drop_last = shuffle and n % batch_size == 1 and n > 1
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
                       num_workers=num_workers, drop_last=drop_last, collate_fn=_collate())
 
@@ -155,20 +169,27 @@ _START: dict[str, float] = {}  # run folder -> start time of this process's job 
 
 
 def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> Path:
+    dist.init()  # under torchrun: join the process group (no-op otherwise)
     run = Path(run_dir)
     if run.exists() and (run / "last.pt").exists() and not resume:
         raise VskdError(f"run folder {run} already holds a run (last.pt); pass --resume to continue it "
                         f"or choose another --out")
-    run.mkdir(parents=True, exist_ok=True)
+    dist.barrier()  # every rank has checked before rank 0 writes
     _START[str(run)] = time.time()
-    save_config(cfg, run / "config.yaml")
+    if dist.is_main():
+        run.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run / "config.yaml")
     seed_everything(cfg.seed)
     return run
 
 
 def _finish(run: Path, kind: str, forward_of_model, model: nn.Module, test_loader, class_names, result,
             extra: dict | None = None) -> dict:
-    """Reload best.pt, evaluate on test once, write test report and results.json."""
+    """Reload best.pt, evaluate on test once, write test report and results.json (rank 0; the other
+    ranks of a distributed run return the summary rank 0 wrote)."""
+    if not dist.is_main():
+        dist.barrier()
+        return json.loads((run / "results.json").read_text())
     best = load_checkpoint(run / "best.pt")
     model.load_state_dict(best["model"])
     model.eval()
@@ -183,7 +204,13 @@ def _finish(run: Path, kind: str, forward_of_model, model: nn.Module, test_loade
         "test": {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
         **(extra or {}),
     }
-    (run / "results.json").write_text(json.dumps(summary, indent=2))
+    if dist.active():
+        summary["world_size"] = dist.world()
+    # results.json marks a finished run (vskd bench reuses it): written atomically, last
+    tmp = run / ".results.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(run / "results.json")
+    dist.barrier()
     return summary
 
 
@@ -203,18 +230,19 @@ def _train_supervised(cfg: Config, run: Path, data, model: nn.Module, kind: str,
                   for recs in (splits.train, splits.val, splits.test))
     tl, vl, test_l = (loader(ds, opt.batch_size, ds is tr, cfg.seed, cfg.data.num_workers) for ds in (tr, va, te))
     optimizer = make_optimizer(params, opt)
+    runner = dist.wrap(model)  # DistributedDataParallel under torchrun, the model itself otherwise
 
     def forward(batch):
         return model(batch[kind])
 
     def step(batch):
-        return {"loss": F.cross_entropy(forward(batch), torch.as_tensor(batch["label"]))}
+        return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"]))}
 
     evaluate = _evaluator(forward)
     evaluate.num_classes = len(names)
     trainer = Trainer(run, model, optimizer, step, evaluate, opt.epochs, scheduler=make_scheduler(optimizer, opt),
                       meta=_meta(cfg, kind, names), on_epoch_start=_epoch_hook([tr], [tl]),
-                      grad_clip=opt.grad_clip, progress=progress)
+                      grad_clip=opt.grad_clip, progress=progress, micro_batches=opt.micro_batches)
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, kind, forward, model, test_l, names, result)
 
@@ -273,15 +301,21 @@ def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordin
     }, sort_keys=True).encode()).hexdigest()[:20]
     root = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir()
     path = root / "teacher-outputs" / f"{key}.pt"
+    if not dist.is_main():  # rank 0 builds (or loads) it; the others read its file
+        dist.barrier()
+        return TeacherCache.load(path)
     if path.exists():
         try:
-            return TeacherCache.load(path)
+            cache = TeacherCache.load(path)
+            dist.barrier()
+            return cache
         except VskdError:
             path.unlink()
     ds = paired(cfg, recordings, train=False, student=False, teacher=True)
     cache = TeacherCache.build(teacher, loader(ds, cfg.teacher.train.batch_size, False, cfg.seed,
                                                cfg.data.num_workers), names_needed, progress=progress)
     cache.save(path)
+    dist.barrier()
     return cache
 
 
@@ -332,8 +366,10 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     def forward(batch):  # the student's logits (SimKD: through the copied teacher classifier)
         return distiller.predict(batch["student"])
 
+    runner = dist.wrap(distiller)  # DDP over the student + the method's adapters (the teacher is not in it)
+
     def step(batch):
-        return distiller(batch)[1]
+        return runner(batch)[1]
 
     evaluate = _evaluator(forward)
     evaluate.num_classes = len(names)
@@ -345,7 +381,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     trainer = Trainer(run, distiller.trainable, optimizer, step, evaluate, opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=meta,
                       export=deployed.state_dict, on_epoch_start=_epoch_hook([tr, cache], [tl]),
-                      grad_clip=opt.grad_clip, progress=progress)
+                      grad_clip=opt.grad_clip, progress=progress, micro_batches=opt.micro_batches)
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, "student", forward, deployed, test_l, names, result,
                    extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,

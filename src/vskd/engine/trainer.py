@@ -73,20 +73,52 @@ def set_rng_state(state: dict) -> None:
 
 
 class EpochShuffleSampler(Sampler[int]):
-    """A shuffling sampler whose order depends only on (seed, epoch): resumable and reproducible."""
+    """A shuffling sampler whose order depends only on (seed, epoch): resumable and reproducible.
 
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = n, seed, 0
+    Distributed (``world`` > 1), it is the data-parallel sampler: every rank draws the same
+    permutation, padded by its first items to a multiple of ``world``, and rank ``r`` takes positions
+    ``r, r + world, ...``. With a per-rank batch of ``B``, global batch ``j`` is then positions
+    ``j*B*world ... (j+1)*B*world - 1`` of the permutation, the very batch a single process with batch
+    ``B*world`` sees, split by stride, as :class:`Trainer` splits micro-batches: the 1-process run with
+    ``micro_batches = world`` computes what the distributed run computes.
+    """
+
+    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1):
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} outside a world of {world}")
+        self.n, self.seed, self.epoch, self.rank, self.world = n, seed, 0, rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        order = torch.randperm(self.n, generator=g).tolist()
+        if self.world > 1:
+            order += order[: len(self) * self.world - self.n]
+            order = order[self.rank::self.world]
+        return iter(order)
 
     def __len__(self) -> int:
-        return self.n
+        return -(-self.n // self.world)
+
+
+def split_batch(batch: dict, parts: int) -> list[dict]:
+    """``parts`` micro-batches of ``batch`` by stride (items ``m, m + parts, ...``), every field split."""
+    if parts == 1:
+        return [batch]
+    size = len(batch["label"])
+
+    def take(v, m):
+        if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == size:
+            return v[m::parts]
+        if isinstance(v, np.ndarray) and v.ndim > 0 and v.shape[0] == size:
+            return v[m::parts]
+        if isinstance(v, (list, tuple)) and len(v) == size:
+            return type(v)(v[m::parts])
+        return v
+
+    return [{k: take(v, m) for k, v in batch.items()} for m in range(min(parts, size))]
 
 
 @dataclass
@@ -115,13 +147,22 @@ class Trainer:
         export: ``export() -> dict`` of what to keep in ``best.pt`` (default ``trainable.state_dict()``).
         on_epoch_start: called with the epoch number before each epoch (``dataset.set_epoch``).
         grad_clip: clip the global gradient norm to this value (None: no clipping).
+        micro_batches: split each batch into this many micro-batches by stride and accumulate their
+            gradients (each loss divided by the count): the same update, less memory, and the
+            1-process twin of a distributed run (see :class:`EpochShuffleSampler`).
+
+    Under ``torchrun`` (:mod:`vskd.engine.dist`) the ``step`` function runs the DDP-wrapped model,
+    training losses are summed over the ranks before they are logged, and only rank 0 writes
+    checkpoints and logs.
     """
 
     def __init__(self, run_dir: str | Path, trainable: nn.Module, optimizer: torch.optim.Optimizer,
                  step: Callable[[dict], dict], evaluate: Callable[[Iterable], dict], epochs: int,
                  scheduler: Any = None, meta: dict | None = None, export: Callable[[], dict] | None = None,
                  on_epoch_start: Callable[[int], None] | None = None, grad_clip: float | None = None,
-                 progress: bool = True, tensorboard: bool = True):
+                 progress: bool = True, tensorboard: bool = True, micro_batches: int = 1):
+        from vskd.engine import dist
+
         self.run_dir = Path(run_dir)
         self.trainable = trainable
         self.optimizer = optimizer
@@ -133,8 +174,12 @@ class Trainer:
         self.export = export or trainable.state_dict
         self.on_epoch_start = on_epoch_start
         self.grad_clip = grad_clip
-        self.progress = progress
-        self.tensorboard = tensorboard
+        self.main = dist.is_main()
+        self.progress = progress and self.main
+        self.tensorboard = tensorboard and self.main
+        if micro_batches < 1:
+            raise VskdError(f"micro_batches must be >= 1, got {micro_batches}")
+        self.micro_batches = micro_batches
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, epoch: int, history: list[dict], best: dict) -> dict:
@@ -168,11 +213,16 @@ class Trainer:
     def fit(self, train_loader: Iterable, val_loader: Iterable, resume: bool = False) -> TrainResult:
         from tqdm.auto import tqdm
 
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        from vskd.engine import dist
+
+        if self.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        dist.barrier()
         start, history, best = 0, [], {"epoch": -1, "accuracy": -math.inf}
         if resume and (self.run_dir / "last.pt").exists():
             start, history, best = self._resume()
-            print(f"[vskd] resuming {self.run_dir} at epoch {start + 1}/{self.epochs}")
+            if self.main:
+                print(f"[vskd] resuming {self.run_dir} at epoch {start + 1}/{self.epochs}")
         writer = self._tensorboard()
         for epoch in range(start, self.epochs):
             if self.on_epoch_start is not None:
@@ -183,21 +233,27 @@ class Trainer:
             bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                        disable=not self.progress, dynamic_ncols=True)
             for batch in bar:
-                losses = self.step(batch)
-                loss = losses["loss"]
-                if not torch.isfinite(loss):
-                    raise VskdError(f"training diverged at epoch {epoch + 1}: the loss is {loss.item()} "
-                                    f"(terms: { {k: float(v.detach()) for k, v in losses.items()} }); lower the learning rate")
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                micro = split_batch(batch, self.micro_batches)
+                for part in micro:
+                    losses = self.step(part)
+                    loss = losses["loss"]
+                    if not torch.isfinite(loss):
+                        raise VskdError(f"training diverged at epoch {epoch + 1}: the loss is {loss.item()} "
+                                        f"(terms: { {k: float(v.detach()) for k, v in losses.items()} }); lower the learning rate")
+                    (loss / len(micro)).backward()
+                    n = len(part["label"])
+                    count += n
+                    for k, v in losses.items():
+                        sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
                 if self.grad_clip:
                     nn.utils.clip_grad_norm_(self.trainable.parameters(), self.grad_clip)
                 self.optimizer.step()
-                n = len(batch["label"])
-                count += n
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
                 bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
+            if dist.active():  # the epoch's mean losses over every rank's samples
+                keys = sorted(sums)
+                reduced = dist.all_reduce_sum([float(count), *(sums[k] for k in keys)])
+                count, sums = int(reduced[0]), dict(zip(keys, reduced[1:]))
             if self.scheduler is not None:
                 self.scheduler.step()
             self.trainable.eval()
@@ -209,11 +265,13 @@ class Trainer:
             improved = val["accuracy"] > best["accuracy"]
             if improved:
                 best = {"epoch": epoch, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
-            ckpt = self._checkpoint(epoch, history, best)
-            if improved:
-                atomic_save(ckpt, self.run_dir / "best.pt")
-            atomic_save(ckpt, self.run_dir / "last.pt")
-            self._log(row, writer)
+            if self.main:
+                ckpt = self._checkpoint(epoch, history, best)
+                if improved:
+                    atomic_save(ckpt, self.run_dir / "best.pt")
+                atomic_save(ckpt, self.run_dir / "last.pt")
+                self._log(row, writer)
+            dist.barrier()
             if self.progress:
                 print(f"[vskd] epoch {epoch + 1}/{self.epochs} loss {row.get('train_loss', float('nan')):.4f} "
                       f"val acc {val['accuracy']:.3f} f1 {val['macro_f1']:.3f}" + (" *" if improved else ""),

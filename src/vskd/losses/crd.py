@@ -143,9 +143,24 @@ class CRD(DistillMethod):
                 self.z[0] = float(out["z_student"])
             if z_t is None:
                 self.z[1] = float(out["z_teacher"])
+            if z_s is None or z_t is None:  # under torchrun: one Z for every rank (their mean)
+                from vskd.engine import dist
+
+                self.z.copy_(torch.tensor(dist.all_reduce_sum(self.z.tolist()), dtype=self.z.dtype) / dist.world())
+            # under torchrun every rank writes every rank's samples: the banks stay identical
+            index, v_s, v_t = self._gathered(index, v_s, v_t)
             self._update(self.memory_student, index, v_s)
             self._update(self.memory_teacher, index, v_t)
         return {"crd": self.weight * out["total"]}
+
+    @staticmethod
+    def _gathered(index: Tensor, v_s: Tensor, v_t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        from vskd.engine import dist
+
+        if not dist.active():
+            return index, v_s, v_t
+        return (dist.all_gather_cat(index.to(v_s.device)), dist.all_gather_cat(v_s.detach()),
+                dist.all_gather_cat(v_t.detach()))
 
     def _update(self, memory: Tensor, index: Tensor, v: Tensor) -> None:
         idx = index.to(memory.device)

@@ -1,4 +1,4 @@
-"""The VSKD student: a torchvision ResNet on Gramian Angular Field images.
+"""The VSKD student: a torchvision ResNet (or MobileNetV3-small) on Gramian Angular Field images.
 
 As in the authors' code (Ni et al., ICASSP 2022): ResNet trunk (ImageNet classifier removed) ->
 ``fc0 = Linear(512, 300)`` (the embedding DASK matches to the teacher's clip embedding) -> ReLU ->
@@ -9,6 +9,14 @@ mean/std normalisation (the authors' choice: a GAF image is not a natural image)
 Submodules (forward-hook names): ``trunk`` (torchvision ResNet with ``fc = Identity``; blocks
 ``trunk.layer1`` .. ``trunk.layer4``, pooled ``trunk.avgpool``), ``fc0``, ``act``, ``fc1``. ``fc0``'s
 output is taken before the ReLU, which is not in-place, so a hook on ``fc0`` sees the raw embedding.
+
+The watch-sized student ``arch="mobilenet_v3_small"`` (Howard et al., "Searching for MobileNetV3",
+ICCV 2019; torchvision's implementation, about 1.5 M parameters against ResNet-18's 11.7 M) uses the
+same head: ``trunk`` is torchvision's ``mobilenet_v3_small`` with ``classifier = Identity`` (its
+pooled 576-d features; blocks ``trunk.features.0`` .. ``trunk.features.12``, pooled ``trunk.avgpool``),
+then ``fc0 = Linear(576, 300)`` -> ReLU -> ``fc1``. It has no ``trunk.layer1..4``: the methods that
+read ResNet stage maps (AT, FSP, FitNet, ...) refuse it with a ConfigError naming the missing module;
+those on the embedding and logits (DASK, KD, RKD, ...) work unchanged.
 """
 
 from __future__ import annotations
@@ -23,11 +31,14 @@ from vskd.errors import ConfigError
 from vskd.models.backbones import load_torchvision_weights
 
 #: Trunks the student supports and their pooled feature dimension.
-STUDENT_ARCHS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
+STUDENT_ARCHS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "mobilenet_v3_small": 576}
+
+#: state_dict prefixes of each trunk's ImageNet classifier (dropped when loading pretrained weights)
+_CLASSIFIER_PREFIX = {"mobilenet_v3_small": "classifier."}
 
 
 class GAFStudent(nn.Module):
-    """ResNet trunk -> fc0 (embedding) -> ReLU -> fc1 (logits); see module docstring.
+    """Trunk (ResNet or MobileNetV3-small) -> fc0 (embedding) -> ReLU -> fc1 (logits); see module docstring.
 
     ``pretrained``: a local torchvision state_dict file for ``arch`` (e.g. ``resnet18-f37072fd.pth``
     saved by torchvision); its ``fc.*`` entries (ImageNet classifier) are dropped, everything else
@@ -51,17 +62,24 @@ class GAFStudent(nn.Module):
         self.embed_dim = embed_dim
         self.feature_dim = STUDENT_ARCHS[arch]
         trunk = getattr(torchvision.models, arch)(weights=None)
-        trunk.fc = nn.Identity()
+        mobilenet = arch.startswith("mobilenet")
+        if mobilenet:
+            trunk.classifier = nn.Identity()
+        else:
+            trunk.fc = nn.Identity()
         self.load_notes: list[str] = []
         if pretrained is not None:
-            self.load_notes = load_torchvision_weights(trunk, pretrained)
+            self.load_notes = load_torchvision_weights(trunk, pretrained,
+                                                       drop_prefixes=(_CLASSIFIER_PREFIX.get(arch, "fc."),))
         if in_channels != 3:
-            old = trunk.conv1
-            trunk.conv1 = nn.Conv2d(in_channels, old.out_channels, kernel_size=old.kernel_size, stride=old.stride,
-                                    padding=old.padding, bias=False)
+            owner, name = (trunk.features[0], "0") if mobilenet else (trunk, "conv1")
+            old = getattr(owner, name)
+            new = nn.Conv2d(in_channels, old.out_channels, kernel_size=old.kernel_size, stride=old.stride,
+                            padding=old.padding, bias=False)
             if pretrained is not None:
                 with torch.no_grad():
-                    trunk.conv1.weight.copy_(old.weight.mean(dim=1, keepdim=True).expand_as(trunk.conv1.weight))
+                    new.weight.copy_(old.weight.mean(dim=1, keepdim=True).expand_as(new.weight))
+            setattr(owner, name, new)
         self.trunk = trunk
         self.fc0 = nn.Linear(self.feature_dim, embed_dim)
         self.act = nn.ReLU()

@@ -1,0 +1,255 @@
+"""``vskd export``: a trained student as ONNX (fp32, optionally int8) or TorchScript, checked against torch.
+
+What is exported is :class:`~vskd.deploy.model.WindowModel` (GAF preprocessing + student), so the file
+takes a raw accelerometer window ``(B, T, C)`` float32 and returns logits ``(B, K)``; the
+:class:`~vskd.deploy.model.DeployInfo` (class names, axes, rate, window length, GAF options) is stored
+inside the file.
+
+* **ONNX**: ``torch.onnx.export(..., dynamo=True)`` (opset chosen by torch), input ``window`` with a
+  dynamic batch axis and, when the GAF has no PAA (``image_size=None``), a dynamic length axis.
+* **int8** (``--int8``, ONNX only): ONNX Runtime static quantisation
+  (``onnxruntime.quantization.quantize_static``, QDQ format, per-channel int8 weights, uint8
+  activations, MinMax calibration) of the student's ``Conv`` and ``Gemm`` nodes only; the GAF part
+  stays in float (it needs float64 near :math:`|\\hat x| = 1`). Calibration runs the fp32 model on up
+  to ``calibration`` training windows (whole recordings, in the training split's order).
+* **TorchScript**: ``torch.jit.trace`` of the same module (the trace keeps the length symbolic: it
+  accepts other window lengths, which the self-check exercises with the validation recordings).
+
+The export checks itself on every validation recording (whole recordings as windows): the fp32
+exports must match torch's logits within ``|a - b| <= atol + rtol |b|`` (default ``atol = rtol =
+1e-4``; measured differences are ~1e-6), otherwise :class:`~vskd.errors.VskdError`. It reports each
+file's size and the validation accuracy of torch fp32 and of every exported format (int8: also its
+top-1 agreement with fp32), prints them and writes ``export.json`` beside the files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vskd.deploy.model import DeployInfo, WindowModel, load_checkpoint_model, resample
+from vskd.deploy.runtime import ONNX_METADATA_KEY, TORCHSCRIPT_METADATA_FILE, Predictor, load_predictor
+from vskd.errors import ConfigError, VskdError
+
+__all__ = [
+    "FORMATS",
+    "export_checkpoint",
+    "export_onnx",
+    "export_torchscript",
+    "quantize_int8",
+    "split_windows",
+]
+
+FORMATS = ("onnx", "torchscript")
+
+
+def _require_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as exc:
+        raise VskdError(f"ONNX export needs onnx, onnxscript and onnxruntime ({exc.name} is missing): "
+                        f"pip install 'vskd[deploy]'") from None
+
+
+def _example(info: DeployInfo) -> torch.Tensor:
+    n = info.window_length or max(info.min_length, int(round(2 * info.rate_hz)))
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(1, n, len(info.axes), generator=g, dtype=torch.float32)
+
+
+def export_onnx(model: WindowModel, info: DeployInfo, path: str | Path) -> Path:
+    """Write ``model`` as ONNX (input ``window`` (B, T, C) float32, output ``logits``) with ``info`` inside."""
+    _require_onnx()
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    dims: dict[int, Any] = {0: batch}
+    if info.window_length is None:
+        dims[1] = torch.export.Dim("length", min=max(2, info.min_length), max=1_000_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model.eval(), (_example(info),), dynamo=True, input_names=["window"],
+                                    output_names=["logits"], dynamic_shapes={"window": dims}, verbose=False,
+                                    external_data=False)
+    proto = program.model_proto
+    _set_metadata(proto, info)
+    onnx.save(proto, str(path))
+    return path
+
+
+def _set_metadata(proto, info: DeployInfo) -> None:
+    for i, p in enumerate(proto.metadata_props):
+        if p.key == ONNX_METADATA_KEY:
+            del proto.metadata_props[i]
+            break
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, info.to_json()
+    proto.doc_string = (f"vskd student ({info.arch}, {info.precision}): raw window (B, T, {len(info.axes)}) "
+                        f"[{', '.join(info.axes)}] at {info.rate_hz:g} Hz -> logits (B, {info.num_classes})")
+
+
+def export_torchscript(model: WindowModel, info: DeployInfo, path: str | Path) -> Path:
+    """Write ``model`` as a traced TorchScript file with ``info`` as the extra file ``vskd.json``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated upstream; tracer notes on shape checks
+        traced = torch.jit.trace(model.eval(), _example(info), check_trace=False)
+        torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_METADATA_FILE: info.to_json()})
+    return path
+
+
+class _Calibration:
+    """onnxruntime CalibrationDataReader over raw windows (one window per batch)."""
+
+    def __init__(self, windows: list[np.ndarray], name: str) -> None:
+        self._it = iter([{name: w[None].astype(np.float32)} for w in windows])
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self) -> None:  # pragma: no cover - not used by MinMax
+        pass
+
+
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list[np.ndarray]) -> Path:
+    """Static int8 quantisation of an fp32 vskd ONNX model (Conv and Gemm nodes, QDQ, per-channel).
+
+    ``calibration``: prepared windows (T, C) float32 (at least one). The metadata is copied with
+    ``precision = "int8"``.
+    """
+    _require_onnx()
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    if not calibration:
+        raise VskdError("int8 quantisation needs at least one calibration window (the training split is empty)")
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    src = load_predictor(fp32_path)
+    info = replace(src.info, precision="int8")
+    root = logging.getLogger()
+    level = root.level
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+        warnings.simplefilter("ignore")
+        root.setLevel(logging.ERROR)  # onnxruntime.quantization logs advice on the root logger
+        source = str(fp32_path)
+        try:  # ONNX Runtime's recommended pre-processing (shape inference + graph optimisation)
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            quant_pre_process(source, str(Path(tmp) / "pre.onnx"), skip_symbolic_shape=True)
+            source = str(Path(tmp) / "pre.onnx")
+        except Exception:  # noqa: BLE001 - optional step; quantise the model as exported
+            pass
+        try:
+            quantize_static(source, str(out_path), _Calibration(calibration, "window"),
+                            quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
+                            activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv", "Gemm"],
+                            calibrate_method=CalibrationMethod.MinMax)
+        finally:
+            root.setLevel(level)
+    proto = onnx.load(str(out_path))
+    _set_metadata(proto, info)
+    onnx.save(proto, str(out_path))
+    return out_path
+
+
+def split_windows(cfg, split: str, info: DeployInfo, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Whole recordings of ``split`` as raw windows (T, C) float64 (the offline input) and their labels."""
+    from vskd.data.paired import _inertial_window
+    from vskd.engine.pipeline import load_data
+
+    _, splits, _ = load_data(cfg)
+    recs = list(getattr(splits, split))[: limit if limit else None]
+    return [_inertial_window(r, info.axes) for r in recs], np.array([r.label for r in recs], dtype=np.int64)
+
+
+def _logits(pred: Predictor, windows: list[np.ndarray]) -> np.ndarray:
+    if not windows:
+        return np.zeros((0, pred.info.num_classes), np.float32)
+    return np.stack([pred.predict_window(w) for w in windows])
+
+
+def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float | None:
+    return float((logits.argmax(1) == labels).mean()) if len(labels) else None
+
+
+def export_checkpoint(checkpoint: str | Path, fmt: str = "onnx", out_dir: str | Path = "export", int8: bool = False,
+                      data_root: str | None = None, window_length: int | None = None, atol: float = 1e-4,
+                      rtol: float = 1e-4, calibration: int = 64, stem: str = "student") -> dict[str, Any]:
+    """Export a student checkpoint, check the export against torch, and report sizes and accuracies.
+
+    Returns (and writes to ``out_dir/export.json``) ``{"checkpoint", "format", "check": {"windows",
+    "max_abs_diff", "atol", "rtol"}, "val_windows", "models": [{"name", "path", "size_bytes",
+    "val_accuracy", ...}]}``; ``models`` lists torch fp32 (no file) and each written file.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if int8 and fmt != "onnx":
+        raise ConfigError("--int8 needs --format onnx (int8 quantisation runs in ONNX Runtime)")
+    if fmt == "onnx":
+        _require_onnx()
+    model, info, cfg = load_checkpoint_model(checkpoint, window_length=window_length)
+    if data_root:
+        cfg.data.root = data_root
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    val_w, val_y = split_windows(cfg, "val", info)
+    check_w = val_w
+    if not check_w:  # no validation split: check on a few training windows instead
+        check_w, _ = split_windows(cfg, "train", info, limit=8)
+
+    torch_pred = Predictor("torch", Path(str(checkpoint)), info, _torch_fp32(model))
+    ref = _logits(torch_pred, check_w)
+    ref_val = ref if check_w is val_w else _logits(torch_pred, val_w)
+    models: list[dict[str, Any]] = [{"name": "torch fp32", "path": None,
+                                     "size_bytes": int(sum(p.numel() * p.element_size() for p in model.parameters())
+                                                       + sum(b.numel() * b.element_size() for b in model.buffers())),
+                                     "val_accuracy": _accuracy(ref_val, val_y)}]
+    if fmt == "onnx":
+        files = [("onnx fp32", export_onnx(model, info, out / f"{stem}.onnx"))]
+    else:
+        files = [("torchscript fp32", export_torchscript(model, info, out / f"{stem}.ts"))]
+    check: dict[str, Any] = {"windows": len(check_w), "atol": atol, "rtol": rtol}
+    name, path = files[0]
+    pred = load_predictor(path, threads=1)
+    got = _logits(pred, check_w)
+    diff = np.abs(got - ref)
+    check["max_abs_diff"] = float(diff.max()) if diff.size else 0.0
+    if diff.size and not np.all(diff <= atol + rtol * np.abs(ref)):
+        raise VskdError(f"{path}: exported logits differ from torch by up to {check['max_abs_diff']:.3g} "
+                        f"(tolerance atol={atol:g}, rtol={rtol:g}); the export is not faithful")
+    fp32_val = got if check_w is val_w else _logits(pred, val_w)
+    models.append({"name": name, "path": str(path), "size_bytes": path.stat().st_size,
+                   "val_accuracy": _accuracy(fp32_val, val_y), "max_abs_diff_vs_torch": check["max_abs_diff"]})
+    if int8:
+        calib_w, _ = split_windows(cfg, "train", info, limit=calibration)
+        q_path = quantize_int8(path, out / f"{stem}_int8.onnx", [pred.prepare(w) for w in calib_w])
+        q_pred = load_predictor(q_path, threads=1)
+        q_val = _logits(q_pred, val_w)
+        agree = float((q_val.argmax(1) == fp32_val.argmax(1)).mean()) if len(val_w) else None
+        models.append({"name": "onnx int8", "path": str(q_path), "size_bytes": q_path.stat().st_size,
+                       "val_accuracy": _accuracy(q_val, val_y), "top1_agreement_with_fp32": agree})
+    report = {"checkpoint": str(checkpoint), "format": fmt, "int8": int8, "info": json.loads(info.to_json()),
+              "check": check, "val_windows": len(val_w), "models": models}
+    (out / "export.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _torch_fp32(model: WindowModel):
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(x)).numpy()
+
+    return run

@@ -1,0 +1,194 @@
+"""The deployable student: raw accelerometer window in, logits out (GAF preprocessing included).
+
+Training feeds the student a GAF image computed offline (:func:`vskd.data.paired.student_image`,
+which calls :func:`vskd.gaf.gaf_image`). A watch has no such pipeline, so the exported model carries
+it: :class:`WindowModel` is :class:`vskd.gaf.GAFEncoder` (the same maths as ``gaf_image``, in pure
+torch operations) followed by the trained :class:`~vskd.models.student.GAFStudent`:
+
+.. math::
+
+    \\text{window } (B, T, C) \\xrightarrow{\\text{GAFEncoder(spec)}} (B, C, S', S')
+    \\xrightarrow{\\text{student}} \\text{logits } (B, K)
+
+with the options of the checkpoint's :class:`~vskd.data.paired.GAFSpec` (axes, method, PAA size,
+scaling, orientation, bilinear resize to ``out_size``). With ``image_size=None`` (the paper's and the
+default: the GAF of the whole window, then resized) the model accepts **any window length**
+``T >= 2`` and a window equal to a whole recording gives exactly the offline image (same
+operations; the float32 input rounds the raw samples, a relative change below 1e-7). With a PAA
+``image_size`` the exported graph is specific to one length (the PAA matrix is a constant), so the
+model has a fixed ``window_length`` and windows are linearly resampled to it (:func:`resample`).
+
+:class:`DeployInfo` is what a runtime needs to use the model without vskd's config: class names,
+input axes, sampling rate the model was trained at, window length, GAF options. It travels inside
+every exported file (ONNX ``metadata_props["vskd"]``, TorchScript extra file ``vskd.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from vskd.errors import ConfigError, DataError, VskdError
+from vskd.gaf import GAFEncoder
+
+__all__ = ["DEPLOY_FORMAT", "DeployInfo", "WindowModel", "dataset_rate", "load_checkpoint_model", "resample"]
+
+#: version of the metadata layout stored in exported files
+DEPLOY_FORMAT = 1
+
+
+@dataclass
+class DeployInfo:
+    """Everything a runtime needs besides the weights (stored as JSON in every exported file).
+
+    Attributes:
+        class_names: label names in logit order.
+        axes: inertial channels of the input window, in column order (e.g. acc_x, acc_y, acc_z).
+        rate_hz: sampling rate the model was trained at; streams are resampled to it.
+        window_length: the fixed input length T of the model, or None when any ``T >= min_length`` works.
+        min_length: the shortest window the model accepts (samples).
+        gaf: the GAF options (method, image_size, out_size, scaling, orientation).
+        arch: the student trunk (resnet18, mobilenet_v3_small, ...).
+        precision: "fp32" or "int8".
+        source: file name of the checkpoint it came from.
+    """
+
+    class_names: list[str]
+    axes: list[str]
+    rate_hz: float
+    window_length: int | None
+    min_length: int
+    gaf: dict[str, Any]
+    arch: str
+    precision: str = "fp32"
+    source: str = ""
+    format: int = DEPLOY_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, where: str) -> "DeployInfo":
+        try:
+            d = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise VskdError(f"{where}: vskd metadata is not valid JSON ({exc})") from None
+        if not isinstance(d, dict) or d.get("format") != DEPLOY_FORMAT:
+            raise VskdError(f"{where}: vskd metadata format {d.get('format') if isinstance(d, dict) else '?'} "
+                            f"is not supported (expected {DEPLOY_FORMAT})")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise VskdError(f"{where}: vskd metadata does not match this version of vskd ({exc})") from None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+class WindowModel(nn.Module):
+    """GAF preprocessing + student: ``forward(window (B, T, C) float) -> logits (B, K)``.
+
+    ``gaf`` is a :class:`~vskd.gaf.GAFEncoder` built from the checkpoint's GAF options; ``student`` the
+    trained :class:`~vskd.models.student.GAFStudent` (in eval mode). ``C`` must equal the number of
+    axes the student was trained on, in the same order.
+    """
+
+    def __init__(self, student: nn.Module, gaf: dict[str, Any]) -> None:
+        super().__init__()
+        self.gaf = GAFEncoder(method=gaf["method"], image_size=gaf.get("image_size"), out_size=gaf.get("out_size"),
+                              scaling=gaf.get("scaling", "minmax"), orientation=gaf.get("orientation", "standard"))
+        self.student = student
+
+    def forward(self, window: Tensor) -> Tensor:
+        return self.student(self.gaf(window))
+
+
+def resample(window: np.ndarray, length: int) -> np.ndarray:
+    """Linear resampling of ``window`` (T, C) to ``length`` samples spanning the same time (ends kept).
+
+    Sample ``k`` of the result is the window at fractional index :math:`k (T - 1) / (L - 1)`
+    (``np.interp`` per channel). The identity when ``T == length``.
+    """
+    w = np.asarray(window)
+    t = w.shape[0]
+    if t == length:
+        return w
+    if t < 2 or length < 2:
+        raise DataError(f"cannot resample a window of {t} samples to {length}: both need at least 2 samples")
+    src = np.arange(t, dtype=np.float64)
+    dst = np.linspace(0.0, t - 1.0, length)
+    return np.stack([np.interp(dst, src, w[:, c]) for c in range(w.shape[1])], axis=1).astype(w.dtype)
+
+
+def dataset_rate(cfg) -> float:
+    """The inertial sampling rate of the checkpoint's dataset (Hz), reading one recording if needed."""
+    d = cfg.data
+    if d.dataset == "utd-mhad":
+        from vskd.data.utd_mhad import INERTIAL_RATE_HZ
+
+        return float(INERTIAL_RATE_HZ)
+    if d.dataset == "synthetic":
+        from vskd.data.synthetic import PRESETS
+
+        preset = PRESETS.get(d.preset)
+        rate = (d.synthetic or {}).get("rate_hz", getattr(preset, "rate_hz", 50))
+        return float(rate)
+    from vskd.engine.pipeline import load_data
+
+    recordings, _, _ = load_data(cfg)
+    return float(recordings[0].load("inertial").rate_hz)
+
+
+def load_checkpoint_model(path: str | Path, window_length: int | None = None,
+                          rate_hz: float | None = None) -> tuple[WindowModel, DeployInfo, Any]:
+    """A vskd student checkpoint (best.pt) as a :class:`WindowModel` in eval mode, its info and config.
+
+    ``window_length`` fixes the input length (required when the GAF uses a PAA ``image_size``, which
+    bakes the length into the exported graph; default then: the smallest length the PAA accepts, rounded
+    up to one second of samples). Raises :class:`~vskd.errors.VskdError` for a teacher checkpoint, a
+    method-classifier student (SimKD) or a file that is not a vskd checkpoint.
+    """
+    from vskd.config import config_from_dict
+    from vskd.engine.pipeline import build_student, gaf_spec
+    from vskd.engine.trainer import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    meta = ckpt.get("meta", {})
+    if meta.get("kind") != "student":
+        raise VskdError(f"{path} is a '{meta.get('kind')}' checkpoint; vskd export/stream need a student "
+                        f"(best.pt of vskd train-student or vskd distill)")
+    if meta.get("method_classifies"):
+        raise VskdError(f"{path}: this student classifies through its distillation method's own head "
+                        f"(e.g. SimKD); exporting it is not supported")
+    cfg = config_from_dict(meta["config"])
+    cfg.student.pretrained = None  # weights come from the checkpoint
+    student = build_student(cfg, meta["num_classes"])
+    student.load_state_dict(ckpt["model"])
+    student.eval()
+    spec = gaf_spec(cfg)
+    gaf = {k: v for k, v in spec.params().items() if k != "axes"}
+    image_size = spec.image_size
+    if isinstance(image_size, float):
+        raise ConfigError(f"{path}: student.input.image_size={image_size} (a fraction of the length) gives a "
+                          f"length-dependent image size, which an exported model cannot follow; use an integer "
+                          f"or null")
+    rate = float(rate_hz) if rate_hz else dataset_rate(cfg)
+    min_length = max(2, int(image_size or 2))
+    if image_size is not None and window_length is None:
+        window_length = max(min_length, int(round(rate)))
+    if window_length is not None and window_length < min_length:
+        raise ConfigError(f"--window-length {window_length} is below the {min_length} samples the GAF "
+                          f"(image_size={image_size}) needs")
+    info = DeployInfo(class_names=list(meta.get("class_names") or [str(i) for i in range(meta["num_classes"])]),
+                      axes=list(spec.axes), rate_hz=rate, window_length=window_length, min_length=min_length,
+                      gaf=gaf, arch=cfg.student.arch, source=Path(path).name)
+    model = WindowModel(student, gaf).eval()
+    return model, info, cfg
