@@ -196,3 +196,9 @@ def test_paired_dataset_reads_both_views(root: Path, tmp_path: Path) -> None:
         item = ds[1]
         assert item["student"].shape == (3, 16, 16) and 0 <= float(item["student"].min()) <= float(item["student"].max()) <= 1
         assert item["teacher"].shape == (4, 3, 8, 8) and item["label"] == recs[1].label
+
+
+def test_resample_uniform_refuses_an_implausible_time_span() -> None:
+    """Found by the reader fuzz: two stamps 4 years apart must not allocate 4 years of samples."""
+    with pytest.raises(DataError, match="span"):
+        bm.resample_uniform("acc.txt", np.array([1.0, 1.335e8]), np.ones((2, 3)), 30.0)

@@ -17,7 +17,7 @@ The ``*_clip`` folders may also sit in ``sensor/`` or ``Sensor_trimmed/`` and th
 ``YYYYMMDD_HH:MM:SS.ffffff,x,y,z`` (accelerations in m/s^2, about 100 Hz). The timestamps jitter and
 sometimes go backwards, so each stream is sorted by time, repeated times are dropped and the samples
 are interpolated linearly onto a fixed rate (``rate_hz``, default 100 Hz) over the time all the
-chosen sensors cover (:func:`vskd.data.berkeley_mhad.resample_uniform`).
+chosen sensors cover (:func:`vskd.data.resample.resample_uniform`).
 
 Channels: the first accelerometer in ``sensors`` is ``acc_x, acc_y, acc_z`` (so the default GAF axes
 read it), a second one ``watch_acc_*`` / ``phone_acc_*``, the gyroscope ``gyro_*`` and the orientation
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vskd.data.berkeley_mhad import resample_uniform
+from vskd.data.resample import resample_uniform
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
 from vskd.data.video import read_frames, video_info
 from vskd.errors import ConfigError, DataError
@@ -294,9 +294,9 @@ def scan(
             if cameras is not None and cam not in cameras:
                 continue
             videos.setdefault(clip, {})[cam] = path
-    for clip in found:
+    for clip, files in found.items():
         if clip.session > 9:
-            problems.append(f"{next(iter(found[clip].values()))}: session numbers above 9 are not supported")
+            problems.append(f"{next(iter(files.values()))}: session numbers above 9 are not supported")
     found = {c: f for c, f in found.items() if c.session <= 9}
     return found, videos, problems, {"sensors": sensors, "rate_hz": rate}
 

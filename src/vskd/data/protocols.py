@@ -52,7 +52,7 @@ STANDARD_SPLITS: dict[tuple[str, str], tuple[list[int], list[int]]] = {
     ("mmact", "cross-scene"): ([1, 2, 3], [4]),
 }
 
-__all__ = ["PROTOCOLS", "STANDARD_SUBJECT_SPLITS", "Splits", "UNITS", "group_of", "make_splits"]
+__all__ = ["PROTOCOLS", "STANDARD_SUBJECT_SPLITS", "UNITS", "Splits", "group_of", "make_splits"]
 
 
 @dataclass
