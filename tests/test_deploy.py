@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vskd.cli import main
-from vskd.deploy.export import export_checkpoint, export_torchscript, split_windows
+from vskd.deploy.export import export_checkpoint, split_windows
 from vskd.deploy.model import load_checkpoint_model, resample
 from vskd.deploy.runtime import load_predictor
 from vskd.errors import ConfigError, VskdError
@@ -55,7 +55,7 @@ def _windows(ckpt, n=6):
 def test_onnx_round_trip_matches_torch_on_other_lengths_and_batches(ckpt, exported):
     rep, out = exported
     assert rep["check"]["windows"] > 0 and rep["check"]["max_abs_diff"] <= ATOL
-    model, info, windows, _ = _windows(ckpt)
+    model, _, windows, _ = _windows(ckpt)
     pred = load_predictor(out / "student.onnx")
     assert pred.kind == "onnx" and pred.info.window_length is None  # dynamic length: GAF without PAA
     # lengths the export never saw, and a batch of two

@@ -37,7 +37,12 @@ def _run(args) -> int:
     import warnings
     from pathlib import Path
 
-    from vskd.deploy.stream import StreamRecognizer, StreamWarning, mat_samples, parse_csv
+    from vskd.deploy.stream import (
+        StreamRecognizer,
+        StreamWarning,
+        mat_samples,
+        parse_csv,
+    )
     from vskd.errors import VskdError
 
     rec = StreamRecognizer(args.model, window_s=args.window, hop_s=args.hop, min_fill=args.min_fill,

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from vskd.deploy.model import DeployInfo, WindowModel, load_checkpoint_model, resample
 from vskd.deploy.runtime import Predictor, load_predictor
-from vskd.deploy.stream import Decision, StreamRecognizer, StreamWarning, mat_samples, parse_csv, recognize
+from vskd.deploy.stream import (
+    Decision,
+    StreamRecognizer,
+    StreamWarning,
+    mat_samples,
+    parse_csv,
+    recognize,
+)
 
 __all__ = [
     "Decision",

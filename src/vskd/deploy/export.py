@@ -35,8 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from vskd.deploy.model import DeployInfo, WindowModel, load_checkpoint_model, resample
-from vskd.deploy.runtime import ONNX_METADATA_KEY, TORCHSCRIPT_METADATA_FILE, Predictor, load_predictor
+from vskd.deploy.model import DeployInfo, WindowModel, load_checkpoint_model
+from vskd.deploy.runtime import (
+    ONNX_METADATA_KEY,
+    TORCHSCRIPT_METADATA_FILE,
+    Predictor,
+    load_predictor,
+)
 from vskd.errors import ConfigError, VskdError
 
 __all__ = [
@@ -59,10 +64,14 @@ def _require_onnx() -> None:
     except ImportError as exc:
         raise VskdError(f"ONNX export needs onnx, onnxscript and onnxruntime ({exc.name} is missing): "
                         f"pip install 'vskd[deploy]'") from None
+    major, minor = (int(v) for v in torch.__version__.split(".")[:2])
+    if (major, minor) < (2, 6):
+        raise VskdError(f"ONNX export needs torch >= 2.6 (torch.onnx.export(dynamo=True) with dynamic shapes), "
+                        f"this is torch {torch.__version__}")
 
 
 def _example(info: DeployInfo) -> torch.Tensor:
-    n = info.window_length or max(info.min_length, int(round(2 * info.rate_hz)))
+    n = info.window_length or max(info.min_length, round(2 * info.rate_hz))
     g = torch.Generator().manual_seed(0)
     return torch.randn(1, n, len(info.axes), generator=g, dtype=torch.float32)
 
@@ -78,9 +87,12 @@ def export_onnx(model: WindowModel, info: DeployInfo, path: str | Path) -> Path:
     dims: dict[int, Any] = {0: batch}
     if info.window_length is None:
         dims[1] = torch.export.Dim("length", min=max(2, info.min_length), max=1_000_000)
+    example = _example(info)
+    with torch.inference_mode():
+        model.eval()(example)  # eager first: caches (the PAA matrix) then hold real tensors, not traced ones
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(model.eval(), (_example(info),), dynamo=True, input_names=["window"],
+        program = torch.onnx.export(model, (example,), dynamo=True, input_names=["window"],
                                     output_names=["logits"], dynamic_shapes={"window": dims}, verbose=False,
                                     external_data=False)
     proto = program.model_proto
@@ -132,7 +144,12 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
     """
     _require_onnx()
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     if not calibration:
         raise VskdError("int8 quantisation needs at least one calibration window (the training split is empty)")
@@ -150,7 +167,7 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
 
             quant_pre_process(source, str(Path(tmp) / "pre.onnx"), skip_symbolic_shape=True)
             source = str(Path(tmp) / "pre.onnx")
-        except Exception:  # noqa: BLE001 - optional step; quantise the model as exported
+        except Exception:  # noqa: BLE001, S110 - optional step; quantise the model as exported
             pass
         try:
             quantize_static(source, str(out_path), _Calibration(calibration, "window"),

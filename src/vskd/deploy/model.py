@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from vskd.errors import ConfigError, DataError, VskdError
@@ -75,7 +74,7 @@ class DeployInfo:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes, where: str) -> "DeployInfo":
+    def from_json(cls, text: str | bytes, where: str) -> DeployInfo:
         try:
             d = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -183,7 +182,7 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
     rate = float(rate_hz) if rate_hz else dataset_rate(cfg)
     min_length = max(2, int(image_size or 2))
     if image_size is not None and window_length is None:
-        window_length = max(min_length, int(round(rate)))
+        window_length = max(min_length, round(rate))
     if window_length is not None and window_length < min_length:
         raise ConfigError(f"--window-length {window_length} is below the {min_length} samples the GAF "
                           f"(image_size={image_size}) needs")

@@ -19,7 +19,7 @@ import torch
 from vskd.deploy.model import DeployInfo, resample
 from vskd.errors import DataError, VskdError
 
-__all__ = ["Predictor", "load_predictor", "ONNX_METADATA_KEY", "TORCHSCRIPT_METADATA_FILE"]
+__all__ = ["ONNX_METADATA_KEY", "TORCHSCRIPT_METADATA_FILE", "Predictor", "load_predictor"]
 
 ONNX_METADATA_KEY = "vskd"
 TORCHSCRIPT_METADATA_FILE = "vskd.json"
@@ -75,7 +75,7 @@ def _onnx_session(path: Path, threads: int | None):
     so.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... classes
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph/... classes
         raise VskdError(f"{path} is not a usable ONNX model ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 

@@ -91,7 +91,7 @@ class StreamRecognizer:
             raise ConfigError(f"--hop must be a positive number of seconds, got {hop_s!r}")
         if not 0 < min_fill <= 1:
             raise ConfigError(f"min_fill must lie in (0, 1], got {min_fill!r}")
-        self.n = int(round(window_s * self.rate))
+        self.n = round(window_s * self.rate)
         if self.n < info.min_length:
             raise ConfigError(f"--window {window_s:g} s is {self.n} samples at {self.rate:g} Hz; the model needs at "
                               f"least {info.min_length} ({info.min_length / self.rate:g} s)")
@@ -137,12 +137,13 @@ class StreamRecognizer:
         if self._next_end is None:
             self._next_end = self._t[0] + self.span
         out = []
-        # at most one window per sample: a long gap ends as one (possibly skipped) window, then hops on
+        # at most one window per sample: a gap longer than the hop ends as one (possibly skipped) window
         if t >= self._next_end - 1e-9 / self.rate:
             d = self._window(t)
             if d is not None:
                 out.append(d)
-            self._next_end = max(self._next_end + self.hop_s, t + self.hop_s - 1e-9)
+            # the next scheduled end after t (ends stay on the grid first end + k * hop, even after a gap)
+            self._next_end += self.hop_s * (math.floor((t - self._next_end) / self.hop_s + 1e-9) + 1)
         self._prune()
         return out
 
