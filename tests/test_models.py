@@ -385,3 +385,12 @@ def test_relation_generator_state_is_in_the_state_dict():
     b.load_state_dict(a.state_dict())
     torch.testing.assert_close(a(x), b(x))
     assert a.last_relations == b.last_relations
+
+
+def test_teacher_batchnorm_momentum_re_estimates_statistics():
+    """Every backbone BN of the teacher uses momentum 0.1 (EfficientNet ships 0.01), so a short
+    fine-tuning moves the running statistics to the new input (eval mode then matches training)."""
+    from vskd.models.trn import VideoTeacher
+
+    t = VideoTeacher(num_classes=3, backbone="efficientnet_lite0", num_segments=2, embed_dim=8)
+    assert {bn.momentum for bn in t.batchnorms()} == {0.1}

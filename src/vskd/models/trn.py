@@ -162,6 +162,12 @@ class VideoTeacher(nn.Module):
         self.relation = MultiScaleRelation(num_segments, embed_dim, num_classes,
                                            subsets_per_scale=subsets_per_scale, seed=seed)
         self.partial_bn = partial_bn
+        # the BatchNorm layers that train (the first one under partial BN, all otherwise) re-estimate
+        # their statistics with PyTorch's momentum 0.1. EfficientNet's own 0.01 (TensorFlow's decay
+        # 0.99) keeps the ImageNet statistics in the running averages for thousands of steps: after a
+        # short fine-tuning on depth frames the teacher was at chance in eval mode (measured on UTD-MHAD).
+        for bn in self.batchnorms():
+            bn.momentum = 0.1
         self.train(True)
 
     def batchnorms(self) -> list[nn.modules.batchnorm._BatchNorm]:
