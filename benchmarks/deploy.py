@@ -88,6 +88,20 @@ def bench_teacher(path: Path, split: str, limit: int | None, data_root: str | No
     return _row(f"teacher (torch, {cfg.teacher.backbone} TRN)", lat, _module_bytes(teacher), acc, len(clips), str(path))
 
 
+def bench_paper_teacher(n: int, warmup: int, num_classes: int = 27) -> dict:
+    """The paper's teacher architecture (BN-Inception TRN, 8 segments of 224 px frames), latency only:
+    untrained weights (latency does not depend on them), so no accuracy."""
+    from vskd.models.trn import VideoTeacher
+
+    teacher = VideoTeacher(num_classes=num_classes, backbone="bninception", num_segments=8).eval()
+    g = torch.Generator().manual_seed(0)
+    clips = [torch.rand(1, 8, 3, 224, 224, generator=g) for _ in range(2)]
+    with torch.inference_mode():
+        lat = median_latency_ms(teacher, clips, n, warmup)
+    return _row("teacher (torch, paper: bninception TRN, 8 x 224 px)", lat, _module_bytes(teacher), float("nan"), 0,
+                "architecture only (untrained)")
+
+
 def bench_student(label: str, path: Path, out: Path, split: str, limit: int | None, data_root: str | None, n: int,
                   warmup: int, calibration: int) -> list[dict]:
     from vskd.deploy.export import export_checkpoint, split_windows
@@ -124,6 +138,9 @@ def bench_student(label: str, path: Path, out: Path, split: str, limit: int | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", type=Path, help="teacher best.pt (vskd train-teacher)")
+    p.add_argument("--paper-teacher", action="store_true",
+                   help="also time the paper's teacher architecture (BN-Inception TRN, 8 x 224 px; latency only)")
+    p.add_argument("--paper-windows", type=int, default=11, help="timed calls for --paper-teacher (slow)")
     p.add_argument("--student", type=Path, required=True, help="student best.pt (e.g. DASK, ResNet-18)")
     p.add_argument("--small", type=Path, help="watch-sized student best.pt (student.arch=mobilenet_v3_small)")
     p.add_argument("--out", type=Path, required=True, help="folder for the exported models and deploy.json")
@@ -142,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher:
         teacher = bench_teacher(args.teacher, args.split, args.limit, args.root, args.windows, args.warmup)
         rows.append(teacher)
+    paper = None
+    if args.paper_teacher:
+        paper = bench_paper_teacher(args.paper_windows, 1)
+        rows.append(paper)
     students = bench_student("student", args.student, args.out, args.split, args.limit, args.root, args.windows,
                              args.warmup, args.calibration)
     rows += students
@@ -168,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         goals["teacher_over_int8_speedup"] = teacher["latency_ms"] / int8["latency_ms"]
         goals["speedup_at_least_100x"] = goals["teacher_over_int8_speedup"] >= 100.0
         print(f"teacher per clip / int8 student per window: {goals['teacher_over_int8_speedup']:.1f}x (goal >= 100x)")
+    if paper is not None:
+        goals["paper_teacher_over_int8_speedup"] = paper["latency_ms"] / int8["latency_ms"]
+        print(f"paper teacher per clip / int8 student per window: {goals['paper_teacher_over_int8_speedup']:.1f}x")
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": platform.platform(),
               "torch": torch.__version__, "threads": 1, "windows": args.windows, "split": args.split,
               "limit": args.limit, "rows": rows, "goals": goals, "argv": sys.argv[1:]}
