@@ -353,7 +353,7 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
     md = [f"# {summary['benchmark']}", "",
           f"- date: {meta['date']}; machine: {meta['machine']}",
           f"- command: `{command}`",
-          f"- spec: `{Path(summary['spec']).as_posix()}`; seeds {summary['seeds']}",
+          f"- spec: `{_relative(summary['spec'])}`; seeds {summary['seeds']}",
           f"- wall time: {meta['wall_s_sum_of_runs'] / 3600:.2f} h summed over runs",
           "", "Test top-1 accuracy and macro-F1 (%), mean ± std over seeds; every model selected on the "
           "validation split (held-out training subject), the test split read once per run.", "",
@@ -365,6 +365,14 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
         md += ["## Discussion", "", notes.read_text()]
     (rd / f"{summary['benchmark']}.md").write_text("\n".join(md))
     return rd / f"{summary['benchmark']}.json"
+
+
+def _relative(path: str) -> str:
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
 
 
 def _worker_init(threads: int) -> None:
