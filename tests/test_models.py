@@ -394,3 +394,11 @@ def test_teacher_batchnorm_momentum_re_estimates_statistics():
 
     t = VideoTeacher(num_classes=3, backbone="efficientnet_lite0", num_segments=2, embed_dim=8)
     assert {bn.momentum for bn in t.batchnorms()} == {0.1}
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v3_small"])
+def test_student_batchnorm_momentum_is_pytorch_default(arch):
+    from vskd.models.student import GAFStudent
+
+    s = GAFStudent(num_classes=3, arch=arch, embed_dim=8)
+    assert {m.momentum for m in s.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.1}
