@@ -43,6 +43,15 @@ def _run(args) -> int:
     summary = bench.summary() if args.summarise else bench.run(jobs=args.jobs)
     command = "vskd " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("vskd") else \
         f"vskd bench {args.dataset} --preset {args.preset}"
+    if args.summarise:  # keep the command that trained the runs, not this summary call
+        import json
+
+        prev = Path(args.results) / f"{spec.name}.json"
+        if prev.is_file():
+            try:
+                command = json.loads(prev.read_text()).get("command") or command
+            except ValueError:
+                pass
     res = write_results(bench, summary, args.results, command, time.time() - t0)
     print(markdown_tables(summary))
     print(f"[vskd bench] results: {res} and {res.with_suffix('.md')}")
