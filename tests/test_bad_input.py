@@ -24,24 +24,13 @@ from hypothesis import strategies as st
 from vskd.cli import main
 from vskd.errors import DataError, VskdError
 
+from test_e2e import TINY as E2E_TINY
+
 VSKD = Path(sys.executable).with_name("vskd")
 FINISHED = ("results.json", "best.pt", "last.pt")
 
-TINY = [
-    "data.preset=tiny",
-    "teacher.backbone=resnet18",
-    "teacher.partial_bn=false",
-    "teacher.input.modality=rgb",
-    "teacher.input.num_segments=4",
-    "teacher.input.frame_size=32",
-    "teacher.input.crop_size=32",
-    "teacher.train.epochs=1",
-    "teacher.train.batch_size=8",
-    "teacher.train.lr_steps=[]",
-    "student.input.out_size=32",
-    "student.train.epochs=1",
-    "student.train.batch_size=8",
-]
+# the e2e tiny preset, one epoch each
+TINY = [o for o in E2E_TINY if ".train.epochs=" not in o] + ["teacher.train.epochs=1", "student.train.epochs=1"]
 
 
 def sets(overrides: list[str]) -> list[str]:

@@ -104,6 +104,15 @@ def test_bench_command_summarises_finished_runs(bench, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| student | student |" in out
     assert (tmp_path / "tiny-bench.json").exists()
+    # a later summary keeps the command that trained the runs, not its own
+    import json
+
+    f = tmp_path / "tiny-bench.json"
+    f.write_text(json.dumps({**json.loads(f.read_text()), "command": "vskd bench tiny --jobs 2"}))
+    assert main(["bench", str(b.spec.path), "--out", str(b.out), "--summarise", "--results", str(tmp_path)]) == 0
+    assert json.loads(f.read_text())["command"] == "vskd bench tiny --jobs 2"
+    assert "`vskd bench tiny --jobs 2`" in (tmp_path / "tiny-bench.md").read_text()
+    capsys.readouterr()
     assert main(["bench", "nosuch", "--preset", "cpu"]) == 2
     assert "benchmark spec not found" in capsys.readouterr().err
 

@@ -34,21 +34,10 @@ from vskd.engine.pipeline import build_student, load_data, load_teacher, paired
 from vskd.errors import ConfigError
 from vskd.losses import create_method, get_method, list_methods
 
-TINY = [
-    "data.preset=tiny",
-    "teacher.backbone=resnet18",
-    "teacher.partial_bn=false",
-    "teacher.input.modality=rgb",
-    "teacher.input.num_segments=4",
-    "teacher.input.frame_size=32",
-    "teacher.input.crop_size=32",
-    "teacher.train.epochs=1",
-    "teacher.train.batch_size=8",
-    "teacher.train.lr_steps=[]",
-    "student.input.out_size=32",
-    "student.train.epochs=1",
-    "student.train.batch_size=8",
-]
+from test_e2e import TINY as E2E_TINY
+
+# the e2e tiny preset, one epoch each
+TINY = [o for o in E2E_TINY if ".train.epochs=" not in o] + ["teacher.train.epochs=1", "student.train.epochs=1"]
 METHODS = [name for name, _, _ in list_methods()]
 STEPS = 8
 

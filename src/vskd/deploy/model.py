@@ -155,23 +155,9 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
     up to one second of samples). Raises :class:`~vskd.errors.VskdError` for a teacher checkpoint, a
     method-classifier student (SimKD) or a file that is not a vskd checkpoint.
     """
-    from vskd.config import config_from_dict
-    from vskd.engine.pipeline import build_student, gaf_spec
-    from vskd.engine.trainer import load_checkpoint
+    from vskd.engine.pipeline import gaf_spec, load_student
 
-    ckpt = load_checkpoint(path)
-    meta = ckpt.get("meta", {})
-    if meta.get("kind") != "student":
-        raise VskdError(f"{path} is a '{meta.get('kind')}' checkpoint; vskd export/stream need a student "
-                        f"(best.pt of vskd train-student or vskd distill)")
-    if meta.get("method_classifies"):
-        raise VskdError(f"{path}: this student classifies through its distillation method's own head "
-                        f"(e.g. SimKD); exporting it is not supported")
-    cfg = config_from_dict(meta["config"])
-    cfg.student.pretrained = None  # weights come from the checkpoint
-    student = build_student(cfg, meta["num_classes"])
-    student.load_state_dict(ckpt["model"])
-    student.eval()
+    student, meta, cfg = load_student(path, "vskd export/stream")
     spec = gaf_spec(cfg)
     gaf = {k: v for k, v in spec.params().items() if k != "axes"}
     image_size = spec.image_size

@@ -288,6 +288,29 @@ def load_teacher(path: str | Path, num_classes: int | None = None) -> tuple[nn.M
     return teacher, meta
 
 
+def load_student(path: str | Path, purpose: str = "this command") -> tuple[nn.Module, dict, Config]:
+    """Rebuild a trained student (eval mode) from its checkpoint: ``(student, meta, config)``.
+
+    Refuses a teacher checkpoint and a student whose logits come from its method's own head (SimKD),
+    naming ``purpose`` (e.g. "vskd export") in the one-line error.
+    """
+    ckpt = load_checkpoint(path)
+    meta = ckpt.get("meta", {})
+    if meta.get("kind") != "student":
+        raise VskdError(f"{path} is a '{meta.get('kind')}' checkpoint; {purpose} needs a student "
+                        f"(best.pt of vskd train-student or vskd distill)")
+    cfg = config_from_dict(meta["config"])
+    if meta.get("method_classifies"):
+        raise VskdError(f"{path} is a {cfg.distill.method} student whose logits come from the method's own "
+                        f"classifier; {purpose} cannot rebuild that classifier (its test figures are in "
+                        f"results.json beside it)")
+    cfg.student.pretrained = None  # weights come from the checkpoint
+    student = build_student(cfg, meta["num_classes"])
+    student.load_state_dict(ckpt["model"])
+    student.eval()
+    return student, meta, cfg
+
+
 def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordings, names_needed,
                    progress: bool) -> TeacherCache:
     from vskd.data.cache import default_cache_dir
@@ -413,20 +436,16 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Pa
         raise ConfigError(f"--split: expected train, val or test, got '{split}'")
     recs = getattr(splits, split)
     kind = meta.get("kind")
-    if meta.get("method_classifies"):
-        raise VskdError(f"{path} is a {cfg.distill.method} student whose logits come from the method's own "
-                        f"classifier; its test figures are in results.json beside it (vskd evaluate cannot "
-                        f"rebuild that classifier yet)")
     if kind == "teacher":
         model = build_teacher(cfg, meta["num_classes"])
+        model.load_state_dict(ckpt["model"])
+        model.eval()
         ds = paired(cfg, recs, train=False, student=False, teacher=True)
         key = "teacher"
     else:
-        model = build_student(cfg, meta["num_classes"])
+        model = load_student(path, "vskd evaluate")[0]
         ds = paired(cfg, recs, train=False)
         key = "student"
-    model.load_state_dict(ckpt["model"])
-    model.eval()
     y, p, _ = predict(lambda b: model(b[key]), loader(ds, 32, False, cfg.seed))
     metrics = classification_metrics(y, p, meta["num_classes"])
     out = Path(out_dir) if out_dir else Path(path).parent
