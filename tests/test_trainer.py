@@ -56,6 +56,8 @@ def test_fit_writes_checkpoints_and_selects_on_validation(tmp_path):
     assert res.best_epoch == accs.index(max(accs))
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["epoch"] == res.best_epoch and best["meta"] == {"kind": "toy"}
+    assert "optimizer" not in best and "trainable" not in best  # best.pt is for evaluation only
+    assert "optimizer" in load_checkpoint(tmp_path / "last.pt")
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert float(rows[-1]["lr"]) == pytest.approx(0.25)  # MultiStepLR at epoch 2, gamma 0.5
@@ -120,3 +122,19 @@ def test_metrics():
     # F1 per present class: c0 = 2*.5*.5/(1) = .5, c1 = 2*(2/3)*1/(5/3) = .8, c2 = 0
     assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
     assert m["confusion"][0] == [1, 1, 0, 0]
+
+
+def test_atomic_save_failure_is_one_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    from vskd.engine import trainer as trainer_mod
+
+    target = tmp_path / "last.pt"
+    trainer_mod.atomic_save({"a": 1}, target)
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer_mod.torch, "save", full)
+    with pytest.raises(VskdError, match="could not write .*disk full"):
+        trainer_mod.atomic_save({"a": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target)["a"] == 1 and list(tmp_path.iterdir()) == [target]

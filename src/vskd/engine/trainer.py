@@ -6,7 +6,8 @@ into named losses (``{"loss": total, "ce": ..., ...}``) and an ``evaluate`` func
 loader into metrics (``{"accuracy": ..., "macro_f1": ...}``). Per epoch it trains, evaluates on the
 *validation* split, logs (progress bar, ``metrics.csv``, TensorBoard) and writes two checkpoints
 atomically: ``last.pt`` (everything needed to resume: weights, optimizer, scheduler, RNG states,
-history) and ``best.pt`` (best validation accuracy; ties go to the earlier epoch). The test split is
+history) and ``best.pt`` (best validation accuracy, ties to the earlier epoch; the exported model, meta
+and history only). The test split is
 never looked at here: the caller evaluates ``best.pt`` on it once training has ended.
 """
 
@@ -29,6 +30,9 @@ from torch.utils.data import Sampler
 from vskd.errors import VskdError
 
 CHECKPOINT_FORMAT = "vskd-checkpoint-v1"
+#: what ``best.pt`` keeps (``last.pt`` has everything, for resuming: also weights of the adapters,
+#: optimizer, scheduler and RNG states)
+BEST_KEYS = ("format", "epoch", "model", "history", "best", "meta")
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -42,10 +46,19 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        # disk full, permissions, ... (torch's zip writer reports a short write as a RuntimeError)
+        if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _is_write_error(exc)):
+            raise VskdError(f"could not write {path} ({exc.__class__.__name__}: {str(exc)[:100]}); "
+                            f"is the disk full? the previous {path.name} is untouched") from None
         raise
+
+
+def _is_write_error(exc: RuntimeError) -> bool:
+    text = str(exc)
+    return any(k in text for k in ("unexpected pos", "file write failed", "inline_container", "No space left"))
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -267,8 +280,8 @@ class Trainer:
                 best = {"epoch": epoch, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
             if self.main:
                 ckpt = self._checkpoint(epoch, history, best)
-                if improved:
-                    atomic_save(ckpt, self.run_dir / "best.pt")
+                if improved:  # best.pt: what evaluation and deployment need, without the optimizer state
+                    atomic_save({k: ckpt[k] for k in BEST_KEYS}, self.run_dir / "best.pt")
                 atomic_save(ckpt, self.run_dir / "last.pt")
                 self._log(row, writer)
             dist.barrier()
