@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
-from vskd.data.resample import resample_uniform
+from vskd.data.resample import numeric_row, resample_uniform
 from vskd.errors import ConfigError, DataError
 
 DATASET = "berkeley-mhad"
@@ -111,13 +111,7 @@ def _read_table(path: Path, columns: int, what: str) -> np.ndarray:
             continue
         if len(fields) != columns:
             raise DataError(f"{path}: line {lineno} has {len(fields)} values, expected {columns} ({what})")
-        try:
-            row = [float(f) for f in fields]
-        except ValueError:
-            raise DataError(f"{path}: line {lineno} has a non-numeric value: {line.strip()[:60]!r}") from None
-        if not all(np.isfinite(row)):
-            raise DataError(f"{path}: line {lineno} has a NaN/Inf value: {line.strip()[:60]!r}")
-        rows.append(row)
+        rows.append(numeric_row(path, lineno, fields, line))
     if not rows:
         raise DataError(f"{path}: empty file (expected {what})")
     return np.asarray(rows, dtype=np.float64)

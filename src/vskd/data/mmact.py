@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vskd.data.resample import resample_uniform
+from vskd.data.resample import numeric_row, resample_uniform
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
 from vskd.data.video import read_frames, video_info
 from vskd.errors import ConfigError, DataError
@@ -111,13 +111,7 @@ def read_sensor_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             times.append(parse_time(fields[0]))
         except ValueError:
             raise DataError(f"{path}: line {lineno}: bad timestamp {fields[0][:40]!r} (expected YYYYMMDD_HH:MM:SS.ffffff)") from None
-        try:
-            row = [float(v) for v in fields[1:]]
-        except ValueError:
-            raise DataError(f"{path}: line {lineno} has a non-numeric value: {line.strip()[:60]!r}") from None
-        if not all(np.isfinite(row)):
-            raise DataError(f"{path}: line {lineno} has a NaN/Inf value: {line.strip()[:60]!r}")
-        rows.append(row)
+        rows.append(numeric_row(path, lineno, fields[1:], line))
     if not rows:
         raise DataError(f"{path}: empty sensor CSV (expected 'YYYYMMDD_HH:MM:SS.ffffff,x,y,z' lines)")
     return np.asarray(times, dtype=np.float64), np.asarray(rows, dtype=np.float64)

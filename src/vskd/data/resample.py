@@ -1,4 +1,5 @@
-"""Irregular sensor time stamps onto a fixed rate (Berkeley-MHAD Shimmers, MMAct phone/watch CSVs)."""
+"""Sensor text files with irregular time stamps (Berkeley-MHAD Shimmers, MMAct phone/watch CSVs):
+one checked line of numbers at a time, then resampled onto a fixed rate."""
 
 from __future__ import annotations
 
@@ -51,3 +52,14 @@ def resample_uniform(
         )
     grid = start + np.arange(n) / rate_hz
     return np.stack([np.interp(grid, t, values[:, c]) for c in range(values.shape[1])], axis=1)
+
+
+def numeric_row(path: str | Path, lineno: int, fields: list[str], line: str) -> list[float]:
+    """``fields`` of line ``lineno`` of ``path`` as finite floats, or a DataError naming the line."""
+    try:
+        row = [float(f) for f in fields]
+    except ValueError:
+        raise DataError(f"{path}: line {lineno} has a non-numeric value: {line.strip()[:60]!r}") from None
+    if not all(np.isfinite(row)):
+        raise DataError(f"{path}: line {lineno} has a NaN/Inf value: {line.strip()[:60]!r}")
+    return row
