@@ -13,6 +13,8 @@ from vskd.deploy.export import export_checkpoint, split_windows
 from vskd.deploy.model import load_checkpoint_model, resample
 from vskd.deploy.runtime import load_predictor
 from vskd.errors import ConfigError, VskdError
+
+from test_e2e import sets as _sets
 from vskd.models.student import GAFStudent
 
 # the tiny synthetic preset of tests/test_e2e.py (4 classes, 2.4 s at 50 Hz), one epoch, 32-px GAF images
@@ -21,13 +23,6 @@ TINY_STUDENT = ["data.preset=tiny", "student.input.out_size=32", "student.train.
 
 #: exported fp32 logits must match torch within |a - b| <= ATOL + RTOL |b|
 ATOL = RTOL = 1e-4
-
-
-def _sets(overrides):
-    out = []
-    for o in overrides:
-        out += ["--set", o]
-    return out
 
 
 @pytest.fixture(scope="module")

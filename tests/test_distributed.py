@@ -23,17 +23,10 @@ import torch
 
 from vskd.engine.trainer import EpochShuffleSampler, split_batch
 
-from test_e2e import TINY
+from test_e2e import TINY, sets as _sets
 
 VENV_BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
-def _sets(ov):
-    out = []
-    for o in ov:
-        out += ["--set", o]
-    return out
 
 
 def _vskd(args, **kw):

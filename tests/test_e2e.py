@@ -36,6 +36,14 @@ def runs(tmp_path_factory):
     return root, ov
 
 
+def sets(ov):
+    """``--set k=v --set k2=v2 ...`` for a list of overrides (shared by the CLI-driven tests)."""
+    out = []
+    for o in ov:
+        out += ["--set", o]
+    return out
+
+
 def _flat(ov):
     # argparse: --set k=v --set k2=v2 ...; "--set" is given once before the list in the calls above,
     # so interleave it for the others

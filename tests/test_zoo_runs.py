@@ -34,19 +34,12 @@ from vskd.engine.pipeline import build_student, load_data, load_teacher, paired
 from vskd.errors import ConfigError
 from vskd.losses import create_method, get_method, list_methods
 
-from test_e2e import TINY as E2E_TINY
+from test_e2e import TINY as E2E_TINY, sets as _sets
 
 # the e2e tiny preset, one epoch each
 TINY = [o for o in E2E_TINY if ".train.epochs=" not in o] + ["teacher.train.epochs=1", "student.train.epochs=1"]
 METHODS = [name for name, _, _ in list_methods()]
 STEPS = 8
-
-
-def _sets(ov):
-    out = []
-    for o in ov:
-        out += ["--set", o]
-    return out
 
 
 @pytest.fixture(scope="module")
