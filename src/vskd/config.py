@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from vskd.data.augment import SignalAugment
 from vskd.errors import ConfigError
 
 
@@ -53,6 +54,9 @@ class GAFConfig:
     out_size: int = 224  # final square image size (bilinear)
     scaling: str = "minmax"  # minmax (authors' mat2gray) | affine ((v + 1) / 2)
     orientation: str = "standard"  # standard | authors (their GADF is the transpose)
+    # training-only augmentation of the raw signal before the GAF (rotate, scale, time_warp, crop,
+    # jitter; vskd.data.augment); all off by default, as in the paper
+    augment: SignalAugment = field(default_factory=SignalAugment)
 
 
 @dataclass
@@ -308,6 +312,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"config key '{section}.lr': expected > 0, got {opt.lr}")
     if cfg.teacher.input.num_segments < 1:
         raise ConfigError(f"config key 'teacher.input.num_segments': expected >= 1, got {cfg.teacher.input.num_segments}")
+    cfg.student.input.augment.check()
     if cfg.student.input.out_size < 16:
         raise ConfigError(f"config key 'student.input.out_size': expected >= 16, got {cfg.student.input.out_size}")
     if (cfg.teacher.arch == "skeleton") != (cfg.teacher.input.modality == "skeleton"):

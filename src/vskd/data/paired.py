@@ -6,7 +6,8 @@ built from one :class:`~vskd.data.recording.Recording`:
 
 * ``student``: the recording's wrist-accelerometer axes (:class:`GAFSpec.axes`) encoded as a
   Gramian Angular Field image, float32 ``(C, S, S)`` in [0, 1] (:func:`vskd.gaf.gaf_image`), one
-  channel per axis — no augmentation, as in the paper;
+  channel per axis — no augmentation, as in the paper, unless ``student_augment`` asks for it
+  (training items only: :class:`~vskd.data.augment.SignalAugment` perturbs the raw window first);
 * ``teacher`` (when a :class:`~vskd.data.frames.ClipSpec` is given): ``K`` TSN frames of the
   recording's depth or RGB video, float32 ``(K, 3, H, W)`` RGB in [0, 1]
   (:func:`vskd.data.frames.clip_transform`);
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vskd.data.augment import SignalAugment
 from vskd.data.cache import ArrayCache
 from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
 from vskd.data.recording import Recording
@@ -132,27 +134,40 @@ def _inertial_window(recording: Recording, axes: Sequence[str]) -> np.ndarray:
     return np.asarray(window, dtype=np.float64)
 
 
-def student_image(recording: Recording, spec: GAFSpec, cache: ArrayCache | None = None) -> np.ndarray:
-    """The recording's GAF image, float32 ``(C, S, S)`` in [0, 1] (cached under ``"gaf"`` when ``cache``)."""
+def _encode(recording: Recording, window: np.ndarray, spec: GAFSpec) -> np.ndarray:
+    """GAF image float32 ``(C, S, S)`` of an inertial window (errors name the recording)."""
     from vskd.gaf import gaf_image
 
+    try:
+        img = gaf_image(
+            window,
+            method=spec.method,
+            image_size=spec.image_size,
+            out_size=spec.out_size,
+            scaling=spec.scaling,
+            orientation=spec.orientation,
+        )
+    except VskdError as exc:
+        raise _context(recording, "inertial", exc) from None
+    img = np.asarray(img, dtype=np.float32)
+    if not np.isfinite(img).all():
+        raise DataError(f"recording {recording.key} (inertial): GAF image has NaN/Inf values")
+    return img
+
+
+def student_image(recording: Recording, spec: GAFSpec, cache: ArrayCache | None = None,
+                  augment: SignalAugment | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The recording's GAF image, float32 ``(C, S, S)`` in [0, 1] (cached under ``"gaf"`` when ``cache``).
+
+    With an active ``augment`` and its ``rng`` the raw window is augmented first
+    (:class:`~vskd.data.augment.SignalAugment`) and the image, different every time, is not cached.
+    """
+    if augment is not None and augment.active and rng is not None:
+        window = augment(_inertial_window(recording, spec.axes), spec.axes, rng)
+        return _encode(recording, window, spec)
+
     def build() -> np.ndarray:
-        window = _inertial_window(recording, spec.axes)
-        try:
-            img = gaf_image(
-                window,
-                method=spec.method,
-                image_size=spec.image_size,
-                out_size=spec.out_size,
-                scaling=spec.scaling,
-                orientation=spec.orientation,
-            )
-        except VskdError as exc:
-            raise _context(recording, "inertial", exc) from None
-        img = np.asarray(img, dtype=np.float32)
-        if not np.isfinite(img).all():
-            raise DataError(f"recording {recording.key} (inertial): GAF image has NaN/Inf values")
-        return img
+        return _encode(recording, _inertial_window(recording, spec.axes), spec)
 
     source = recording.source("inertial")
     if cache is None:
@@ -238,6 +253,8 @@ class PairedDataset(Dataset):
             GAF image, plus ``student_length`` (valid samples); see :func:`raw_window`.
         raw_length: ``L`` for ``student_raw`` (None: each recording's own length; batches then need
             :func:`collate`, which keeps unequal tensors as a list).
+        student_augment: training augmentation of the raw inertial window before the GAF
+            (:class:`~vskd.data.augment.SignalAugment`; None or all-off: none). Only with ``train``.
         compress: store decoded clips zlib-compressed (default; ~15x smaller depth clips, a few ms more
             per read). GAF images are always stored uncompressed.
 
@@ -256,6 +273,7 @@ class PairedDataset(Dataset):
         student_raw: bool = False,
         raw_length: int | None = None,
         compress: bool = True,
+        student_augment: SignalAugment | None = None,
     ) -> None:
         self.recordings = list(recordings)
         if student is None and teacher is None:
@@ -273,6 +291,9 @@ class PairedDataset(Dataset):
         if raw_length is not None and raw_length < 1:
             raise ConfigError(f"raw_length must be a positive integer or None, got {raw_length!r}")
         self.raw_length = raw_length
+        if student_augment is not None and student_augment.active and student_raw:
+            raise ConfigError("student_augment applies to GAF images; it cannot be combined with student_raw=True")
+        self.student_augment = student_augment if student_augment is not None and student_augment.active else None
         self.cache = None if cache_dir is False else ArrayCache(cache_dir, compress=compress)
         for rec in self.recordings:  # fail early and clearly: a missing modality names the recording
             if student is not None:
@@ -287,9 +308,11 @@ class PairedDataset(Dataset):
             raise ConfigError(f"epoch must be >= 0, got {epoch}")
         self.epoch = int(epoch)
 
-    def item_rng(self, index: int) -> np.random.Generator:
-        """The generator of one training item: seeded by ``(seed, epoch, index)`` only."""
-        return np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, int(index)]))
+    def item_rng(self, index: int, stream: int = 0) -> np.random.Generator:
+        """The generator of one training item: seeded by ``(seed, epoch, index)`` only (``stream`` 0: the
+        teacher's view, 1: the student's signal augmentation, so the two never share draws)."""
+        entropy = [self.seed, self.epoch, int(index)] + ([int(stream)] if stream else [])
+        return np.random.default_rng(np.random.SeedSequence(entropy))
 
     # --------------------------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -317,7 +340,9 @@ class PairedDataset(Dataset):
             item["student"] = torch.from_numpy(window)
             item["student_length"] = valid
         else:
-            item["student"] = torch.from_numpy(student_image(rec, self.student, self.cache))
+            aug = self.student_augment if self.train else None
+            rng = self.item_rng(index, stream=1) if aug is not None else None
+            item["student"] = torch.from_numpy(student_image(rec, self.student, self.cache, aug, rng))
         if isinstance(self.teacher, SkeletonSpec):
             item["teacher"] = skeleton_view(rec, self.teacher, self.train, self.item_rng(index) if self.train else None)
         elif self.teacher is not None:

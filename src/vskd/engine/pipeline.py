@@ -82,7 +82,8 @@ def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: 
 
     return PairedDataset(recordings, student=gaf_spec(cfg) if student else None,
                          teacher=clip_spec(cfg) if teacher else None, train=train,
-                         cache_dir=cfg.data.cache_dir, seed=cfg.seed)
+                         cache_dir=cfg.data.cache_dir, seed=cfg.seed,
+                         student_augment=cfg.student.input.augment if (student and train) else None)
 
 
 def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
