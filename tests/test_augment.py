@@ -134,7 +134,7 @@ def test_bad_augment_options_name_the_key(key, value, expected):
 
 
 def test_training_with_augmentation_runs_and_records_it(tmp_path):
-    from tests.test_e2e import TINY
+    from test_e2e import TINY
     from vskd.engine.pipeline import train_student
 
     cfg = load_config(None, TINY + [f"out_dir={tmp_path}", "student.train.epochs=1",

@@ -137,3 +137,22 @@ def test_wiring_mismatch_from_the_cli_is_one_line(env, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'emb'" in err[0] and "(64,)" in err[0] and "(300,)" in err[0]
+
+
+def test_label_smoothing_reaches_the_distiller_cross_entropy(env):
+    import torch.nn.functional as F
+
+    student = build_student(env["cfg"], env["num_classes"])
+    labels = torch.as_tensor(env["batch"]["label"])
+    for eps in (0.0, 0.2):
+        d = Distiller(student, env["teacher"], create_method("kd"), label_smoothing=eps)
+        d.eval()
+        with torch.no_grad():
+            logits, terms = d(env["batch"])
+            expected = F.cross_entropy(logits, labels, label_smoothing=eps)
+        assert float(terms["ce"]) == pytest.approx(float(expected), rel=1e-6)
+        if eps:
+            assert float(terms["ce"]) != pytest.approx(float(F.cross_entropy(logits, labels)), rel=1e-4)
+        d.close()
+    with pytest.raises(ConfigError, match="student.train.label_smoothing"):
+        load_config(None, ["student.train.label_smoothing=1.0"])

@@ -84,6 +84,7 @@ class OptimConfig:
     lr_steps: list[int] = field(default_factory=list)  # epochs at which lr *= lr_gamma
     lr_gamma: float = 0.1
     grad_clip: float | None = None
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (a teacher-free control for KD's soft targets)
     micro_batches: int = 1  # split each batch by stride, accumulate gradients (less memory; DDP's 1-process twin)
 
 
@@ -310,6 +311,9 @@ def validate(cfg: Config) -> None:
                 raise ConfigError(f"config key '{section}.{key}': expected >= 1, got {getattr(opt, key)}")
         if opt.lr <= 0:
             raise ConfigError(f"config key '{section}.lr': expected > 0, got {opt.lr}")
+        if not 0 <= opt.label_smoothing < 1:
+            raise ConfigError(f"config key '{section}.label_smoothing': expected a fraction in [0, 1), "
+                              f"got {opt.label_smoothing}")
     if cfg.teacher.input.num_segments < 1:
         raise ConfigError(f"config key 'teacher.input.num_segments': expected >= 1, got {cfg.teacher.input.num_segments}")
     cfg.student.input.augment.check()

@@ -66,13 +66,15 @@ class Distiller(nn.Module):
     """Student + frozen teacher + method. ``trainable`` holds what the optimizer updates."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None, method: nn.Module,
-                 ce_weight: float = 1.0, teacher_cache: "TeacherCache | None" = None):
+                 ce_weight: float = 1.0, teacher_cache: "TeacherCache | None" = None,
+                 label_smoothing: float = 0.0):
         super().__init__()
         if teacher is None and teacher_cache is None:
             raise ConfigError("distillation needs a teacher model or a teacher-output cache")
         self.student = student
         self.method = method
         self.ce_weight = ce_weight
+        self.label_smoothing = float(label_smoothing)
         self.teacher_cache = teacher_cache
         self.student_names, self.teacher_names = method_features(method)
         # logits are always recorded on the student (CE); other features only when the method reads them
@@ -156,7 +158,8 @@ class Distiller(nn.Module):
         t = {k: v.to(s["logits"].device) for k, v in t.items()}
         terms = self.method(s, t)
         logits = self._method_logits(s)
-        ce = F.cross_entropy(logits, torch.as_tensor(batch["label"], device=logits.device))
+        ce = F.cross_entropy(logits, torch.as_tensor(batch["label"], device=logits.device),
+                             label_smoothing=self.label_smoothing)
         total = self.ce_weight * ce
         for v in terms.values():
             total = total + v

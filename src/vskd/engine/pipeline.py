@@ -237,7 +237,8 @@ def _train_supervised(cfg: Config, run: Path, data, model: nn.Module, kind: str,
         return model(batch[kind])
 
     def step(batch):
-        return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"]))}
+        return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"]),
+                                        label_smoothing=opt.label_smoothing)}
 
     evaluate = _evaluator(forward)
     evaluate.num_classes = len(names)
@@ -370,7 +371,8 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     # what a method may need to know about the data before building its adapters (CRD's memory bank)
     method.dataset_size = len(tr)
     method.num_classes = len(names)
-    distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache)
+    distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache,
+                          label_smoothing=cfg.student.train.label_smoothing)
     if hasattr(method, "setup"):
         # the per-sample feature shapes of both sides, once: wiring errors fail here, at build time
         from vskd.data.paired import collate
