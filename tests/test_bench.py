@@ -94,6 +94,9 @@ def test_shipped_specs_load():
         spec = load_spec(p)
         assert spec.base.is_file(), p
         assert any(r.method == "dask" for r in spec.runs)
+        bench = Bench(spec, "unused")
+        for r in spec.runs:  # every run's overrides give a valid config (a typo fails here, not hours in)
+            bench.config(spec.seeds[0], list(r.set))
 
 
 def test_bench_command_summarises_finished_runs(bench, tmp_path, capsys):
