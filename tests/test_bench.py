@@ -79,6 +79,7 @@ def test_write_results(bench, tmp_path):
     ("base: b.yaml\nruns: [{id: a, method: kd, teacher: x}]\n", "teacher 'x'"),
     ("base: b.yaml\nruns: [{id: a, method: kd, colour: red}]\n", "unknown key 'colour'"),
     ("base: b.yaml\nrun: []\n", "unknown key 'run'"),
+    ("base: b.yaml\nruns: [{id: a, job: student}]\nfigures: [b]\n", "figures must list run ids"),
 ])
 def test_spec_errors(tmp_path, text, needle):
     p = tmp_path / "s.yaml"
@@ -133,3 +134,19 @@ def test_parallel_jobs_wait_for_their_teacher(bench, tmp_path):
     # same seeds, same data: the student alone reaches what the serial run reached
     assert summary["runs"]["student"]["test_accuracy"]["mean"] == pytest.approx(
         serial["runs"]["student"]["test_accuracy"]["mean"], abs=0.1)
+
+
+def test_figures_follow_the_spec_and_stale_ones_go(bench, tmp_path):
+    import dataclasses
+
+    from vskd.engine.bench import figure_runs
+
+    b, summary, _ = bench
+    assert figure_runs(b) == [f"teacher-{b.spec.main_teacher}", "student", "dask"]  # default
+    chosen = Bench(dataclasses.replace(b.spec, figures=["dask-unpaired"]), b.out)
+    (tmp_path / "img" / "tiny-bench").mkdir(parents=True)
+    (tmp_path / "img" / "tiny-bench" / "confusion_student.png").write_bytes(b"stale")
+    write_results(chosen, summary, tmp_path, "vskd bench tiny", 1.0)
+    assert (tmp_path / "img" / "tiny-bench" / "confusion_dask-unpaired.png").exists()
+    assert not (tmp_path / "img" / "tiny-bench" / "confusion_student.png").exists()  # stale figure removed
+    assert "of: `dask-unpaired`." in (tmp_path / "tiny-bench.md").read_text()

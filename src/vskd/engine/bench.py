@@ -20,6 +20,8 @@ Spec format::
       - {id: dask, method: dask}                          # teacher: the first one listed
       - {id: dask-unpaired, method: dask, set: [distill.pairing=unpaired], group: ablation}
       - {id: dask-skeleton, method: dask, teacher: skeleton, group: teachers}
+    figures: [teacher-depth, student, dask]   # optional: runs of the curves and confusion matrices
+                                              # (default: the first teacher, student, dask)
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class BenchSpec:
     set: list[str]
     teachers: dict[str, list[str]]
     runs: list[RunSpec]
+    figures: list[str] | None = None  # runs the curves / confusion matrices show ("teacher-<name>" for a teacher)
 
     @property
     def main_teacher(self) -> str:
@@ -72,7 +75,7 @@ def load_spec(path: str | Path) -> BenchSpec:
         raw = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"benchmark spec {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    known = {"name", "base", "seeds", "set", "teachers", "runs"}
+    known = {"name", "base", "seeds", "set", "teachers", "runs", "figures"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"benchmark spec {p}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(known))})")
@@ -102,9 +105,16 @@ def load_spec(path: str | Path) -> BenchSpec:
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ConfigError(f"benchmark spec {p}: duplicate run id '{dup[0]}'")
+    figures = raw.get("figures")
+    if figures is not None:
+        known_ids = set(ids) | {f"teacher-{t}" for t in teachers}
+        if not isinstance(figures, list) or not figures or any(f not in known_ids for f in figures):
+            raise ConfigError(f"benchmark spec {p}: figures must list run ids or 'teacher-<name>' of this spec, "
+                              f"got {figures!r}")
     return BenchSpec(name=raw.get("name", p.stem), path=p, base=(p.parent / raw["base"]).resolve(),
                      seeds=list(raw.get("seeds", [0])), set=list(raw.get("set") or []),
-                     teachers={k: list(v or []) for k, v in teachers.items()}, runs=runs)
+                     teachers={k: list(v or []) for k, v in teachers.items()}, runs=runs,
+                     figures=list(figures) if figures else None)
 
 
 class Bench:
@@ -285,7 +295,8 @@ def plot_bars(summary: dict, path: Path, groups=("main",)) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    items = [(row["label"], row["test_accuracy"]) for row in summary["runs"].values()
+    # long labels ("VSKD defaults, augmentation, 60 epochs, ...") would not fit under a bar: the run id then
+    items = [(row["label"] if len(row["label"]) <= 28 else rid, row["test_accuracy"]) for rid, row in summary["runs"].items()
              if row["group"] in groups and row["test_accuracy"]["mean"] is not None]
     if not items:
         return
@@ -342,11 +353,15 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
                                             for s in r["seeds"].values()), 1)}
     summary = {**summary, **meta}
     (rd / f"{summary['benchmark']}.json").write_text(json.dumps(summary, indent=2))
-    plot_bars(summary, img / "bars.png", groups=("main", "teachers"))
+    groups = {row["group"] for row in summary["runs"].values()}
+    plot_bars(summary, img / "bars.png", groups=("main", "teachers") if "main" in groups else tuple(groups))
     first = bench.spec.seeds[0]
-    main_t = f"teacher-{bench.spec.main_teacher}"
-    plot_curves(bench.out, first, [main_t, "student", "dask"], img / "curves.png")
-    for rid in (main_t, "student", "dask"):
+    shown = figure_runs(bench)
+    plot_curves(bench.out, first, shown, img / "curves.png")
+    for stale in img.glob("confusion_*.png"):  # from an earlier summary that showed other runs
+        if stale.stem.removeprefix("confusion_") not in shown:
+            stale.unlink()
+    for rid in shown:
         src = bench.out / f"seed{first}" / rid / "test_confusion.png"
         if src.exists():
             shutil.copyfile(src, img / f"confusion_{rid}.png")
@@ -359,12 +374,22 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
           "validation split (held-out training subject), the test split read once per run.", "",
           markdown_tables(summary), "",
           f"![bars](img/{summary['benchmark']}/bars.png)", "",
+          (f"Learning curves (seed {first}) and confusion matrices (`img/{summary['benchmark']}/confusion_*.png`) "
+           f"of: {', '.join(f'`{r}`' for r in shown)}."), "",
           f"![curves](img/{summary['benchmark']}/curves.png)", ""]
     notes = rd / f"{summary['benchmark']}.notes.md"  # hand-written discussion, kept across re-runs
     if notes.exists():
         md += ["## Discussion", "", notes.read_text()]
     (rd / f"{summary['benchmark']}.md").write_text("\n".join(md))
     return rd / f"{summary['benchmark']}.json"
+
+
+def figure_runs(bench: Bench) -> list[str]:
+    """The runs the learning curves and confusion matrices show: the spec's ``figures``, else the main
+    teacher and the runs called ``student`` and ``dask``."""
+    if bench.spec.figures:
+        return list(bench.spec.figures)
+    return [f"teacher-{bench.spec.main_teacher}", "student", "dask"]
 
 
 def _relative(path: str) -> str:
