@@ -7,7 +7,7 @@ one wearer or one trial to the next, and the GAF image is computed from the pert
 
 * ``rotate``: the watch sits a little differently on each wrist. Every complete ``x, y, z`` triplet
   of one sensor (``acc_*``, ``gyro_*``) is multiplied by one random rotation
-  :math:`R = \\exp(\\theta [u]_\\times)` (Rodrigues), axis :math:`u` uniform on the sphere, angle
+  :math:`R = \\exp(\\theta [u]_\\times)`, axis :math:`u` uniform on the sphere, angle
   :math:`\\theta \\sim U(-\\text{rotate}, \\text{rotate})` degrees; accelerometer and gyroscope of
   one recording share :math:`R` (they sit in one case). Axes not part of a full triplet are left
   as they are.
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -82,9 +82,6 @@ class SignalAugment:
         """False when every strength is off (the identity)."""
         return bool(self.rotate or self.scale or self.time_warp or self.jitter or self.crop < 1)
 
-    def params(self) -> dict:
-        return asdict(self)
-
     def __call__(self, window: np.ndarray, axes: Sequence[str], rng: np.random.Generator) -> np.ndarray:
         """Augment a ``(T, C)`` window whose columns are ``axes``; returns a new float64 ``(T', C)`` array
         (``T' = T`` unless cropped)."""
@@ -123,12 +120,13 @@ def _triplets(axes: Sequence[str]) -> list[list[int]]:
 
 def rotation_matrix(rng: np.random.Generator, max_deg: float) -> np.ndarray:
     """A random 3x3 rotation: axis uniform on the sphere, angle uniform in ``[-max_deg, max_deg]`` degrees
-    (Rodrigues' formula :math:`I + \\sin\\theta K + (1 - \\cos\\theta) K^2`)."""
+    (SciPy's ``Rotation.from_rotvec`` of angle times axis)."""
+    from scipy.spatial.transform import Rotation
+
     u = rng.normal(size=3)
     u /= np.linalg.norm(u) or 1.0
     theta = math.radians(rng.uniform(-max_deg, max_deg))
-    k = np.array([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
-    return np.eye(3) + math.sin(theta) * k + (1.0 - math.cos(theta)) * (k @ k)
+    return Rotation.from_rotvec(theta * u).as_matrix()
 
 
 def time_warp(x: np.ndarray, rng: np.random.Generator, strength: float, knots: int = 4) -> np.ndarray:
