@@ -135,6 +135,7 @@ def test_bad_augment_options_name_the_key(key, value, expected):
 
 def test_training_with_augmentation_runs_and_records_it(tmp_path):
     from test_e2e import TINY
+
     from vskd.engine.pipeline import train_student
 
     cfg = load_config(None, TINY + [f"out_dir={tmp_path}", "student.train.epochs=1",
@@ -144,3 +145,27 @@ def test_training_with_augmentation_runs_and_records_it(tmp_path):
     saved = (tmp_path / "s" / "config.yaml").read_text()
     assert "rotate: 15.0" in saved and "time_warp: 0.2" in saved
     assert json.loads((tmp_path / "s" / "results.json").read_text())["test"]["accuracy"] == res["test"]["accuracy"]
+
+
+def test_augmented_items_read_each_recording_once():
+    from test_paired import Counter, make_recording
+
+    loads = Counter()
+    recs = [make_recording(r, loads, modalities=("inertial",)) for r in range(3)]
+    ds = PairedDataset(recs, GAFSpec(out_size=16), train=True, cache_dir=False,
+                       student_augment=SignalAugment(rotate=10, jitter=0.01))
+    first = ds[0]["student"].numpy()
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        for i in range(3):
+            ds[i]
+    assert loads.n == 3  # one file read per recording, not one per item and epoch
+    ds.set_epoch(0)
+    np.testing.assert_array_equal(ds[0]["student"].numpy(), first)  # the kept window was not altered
+
+
+def test_augmentation_cannot_be_combined_with_raw_windows():
+    recs = make_synthetic("tiny")[:2]
+    with pytest.raises(ConfigError, match="student_raw"):
+        PairedDataset(recs, GAFSpec(out_size=16), train=True, cache_dir=False, student_raw=True,
+                      student_augment=SignalAugment(jitter=0.01))

@@ -150,3 +150,11 @@ def test_figures_follow_the_spec_and_stale_ones_go(bench, tmp_path):
     assert (tmp_path / "img" / "tiny-bench" / "confusion_dask-unpaired.png").exists()
     assert not (tmp_path / "img" / "tiny-bench" / "confusion_student.png").exists()  # stale figure removed
     assert "of: `dask-unpaired`." in (tmp_path / "tiny-bench.md").read_text()
+
+
+def test_bar_labels_fall_back_to_the_run_id_when_too_long():
+    from vskd.engine.bench import bar_label
+
+    assert bar_label("student", {"label": "student alone (CE)"}) == "student alone (CE)"
+    long = {"label": "VSKD defaults, augmentation, 60 epochs, same-class shuffled teacher targets"}
+    assert bar_label("r3-dask-aug-60-shuffled", long) == "r3-dask-aug-60-shuffled"

@@ -155,16 +155,8 @@ def _encode(recording: Recording, window: np.ndarray, spec: GAFSpec) -> np.ndarr
     return img
 
 
-def student_image(recording: Recording, spec: GAFSpec, cache: ArrayCache | None = None,
-                  augment: SignalAugment | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
-    """The recording's GAF image, float32 ``(C, S, S)`` in [0, 1] (cached under ``"gaf"`` when ``cache``).
-
-    With an active ``augment`` and its ``rng`` the raw window is augmented first
-    (:class:`~vskd.data.augment.SignalAugment`) and the image, different every time, is not cached.
-    """
-    if augment is not None and augment.active and rng is not None:
-        window = augment(_inertial_window(recording, spec.axes), spec.axes, rng)
-        return _encode(recording, window, spec)
+def student_image(recording: Recording, spec: GAFSpec, cache: ArrayCache | None = None) -> np.ndarray:
+    """The recording's GAF image, float32 ``(C, S, S)`` in [0, 1] (cached under ``"gaf"`` when ``cache``)."""
 
     def build() -> np.ndarray:
         return _encode(recording, _inertial_window(recording, spec.axes), spec)
@@ -294,6 +286,7 @@ class PairedDataset(Dataset):
         if student_augment is not None and student_augment.active and student_raw:
             raise ConfigError("student_augment applies to GAF images; it cannot be combined with student_raw=True")
         self.student_augment = student_augment if student_augment is not None and student_augment.active else None
+        self._windows: dict[int, np.ndarray] = {}  # raw inertial windows of augmented items, read once
         self.cache = None if cache_dir is False else ArrayCache(cache_dir, compress=compress)
         for rec in self.recordings:  # fail early and clearly: a missing modality names the recording
             if student is not None:
@@ -340,9 +333,8 @@ class PairedDataset(Dataset):
             item["student"] = torch.from_numpy(window)
             item["student_length"] = valid
         else:
-            aug = self.student_augment if self.train else None
-            rng = self.item_rng(index, stream=1) if aug is not None else None
-            item["student"] = torch.from_numpy(student_image(rec, self.student, self.cache, aug, rng))
+            item["student"] = torch.from_numpy(self._augmented_image(index) if self.train and self.student_augment
+                                               else student_image(rec, self.student, self.cache))
         if isinstance(self.teacher, SkeletonSpec):
             item["teacher"] = skeleton_view(rec, self.teacher, self.train, self.item_rng(index) if self.train else None)
         elif self.teacher is not None:
@@ -350,6 +342,15 @@ class PairedDataset(Dataset):
             rng = self.item_rng(index) if self.train else None
             item["teacher"] = clip_transform(frames, self.teacher, self.train, rng)
         return item
+
+    def _augmented_image(self, index: int) -> np.ndarray:
+        """A training item's GAF of its augmented raw window (a new draw each epoch, never cached on disk).
+        The raw window is read from the recording once and kept (a few KB), not re-read every epoch."""
+        rec, axes = self.recordings[index], self.student.axes
+        window = self._windows.get(index)
+        if window is None:
+            window = self._windows[index] = _inertial_window(rec, axes)
+        return _encode(rec, self.student_augment(window, axes, self.item_rng(index, stream=1)), self.student)
 
     def __repr__(self) -> str:
         t = f"{self.teacher.modality} K={self.teacher.num_segments}" if self.teacher else "none"

@@ -289,14 +289,19 @@ def markdown_tables(summary: dict) -> str:
     return "\n".join(out)
 
 
+def bar_label(rid: str, row: dict, width: int = 28) -> str:
+    """A bar's tick label: the run's label, or its id when the label is too long to fit under a bar
+    ("VSKD defaults, augmentation, 60 epochs, ...")."""
+    return row["label"] if len(row["label"]) <= width else rid
+
+
 def plot_bars(summary: dict, path: Path, groups=("main",)) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # long labels ("VSKD defaults, augmentation, 60 epochs, ...") would not fit under a bar: the run id then
-    items = [(row["label"] if len(row["label"]) <= 28 else rid, row["test_accuracy"]) for rid, row in summary["runs"].items()
+    items = [(bar_label(rid, row), row["test_accuracy"]) for rid, row in summary["runs"].items()
              if row["group"] in groups and row["test_accuracy"]["mean"] is not None]
     if not items:
         return
