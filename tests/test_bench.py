@@ -65,7 +65,7 @@ def test_write_results(bench, tmp_path):
     path = write_results(b, summary, tmp_path, "vskd bench tiny", 1.0)
     data = json.loads(path.read_text())
     assert data["command"] == "vskd bench tiny" and "machine" in data and "date" in data
-    assert (tmp_path / "tiny-bench.md").read_text().count("| student |") == 1
+    assert (tmp_path / "tiny-bench.md").read_text().count("| student | student |") == 1
     assert (tmp_path / "img" / "tiny-bench" / "bars.png").exists()
     assert (tmp_path / "img" / "tiny-bench" / "confusion_student.png").exists()
 
@@ -80,6 +80,8 @@ def test_write_results(bench, tmp_path):
     ("base: b.yaml\nruns: [{id: a, method: kd, colour: red}]\n", "unknown key 'colour'"),
     ("base: b.yaml\nrun: []\n", "unknown key 'run'"),
     ("base: b.yaml\nruns: [{id: a, job: student}]\nfigures: [b]\n", "figures must list run ids"),
+    ("base: b.yaml\nruns: [{id: a, job: student}]\nbaseline: b\n", "baseline must be one of the run ids"),
+    ("base: b.yaml\nruns: [{id: a, job: student}, {id: c, method: kd, baseline: d}]\n", "run 'c': baseline must"),
 ])
 def test_spec_errors(tmp_path, text, needle):
     p = tmp_path / "s.yaml"
@@ -158,3 +160,49 @@ def test_bar_labels_fall_back_to_the_run_id_when_too_long():
     assert bar_label("student", {"label": "student alone (CE)"}) == "student alone (CE)"
     long = {"label": "VSKD defaults, augmentation, 60 epochs, same-class shuffled teacher targets"}
     assert bar_label("r3-dask-aug-60-shuffled", long) == "r3-dask-aug-60-shuffled"
+
+
+def test_paired_difference_by_hand_and_against_scipy():
+    from scipy.stats import ttest_rel
+
+    from vskd.engine.bench import format_difference, paired_difference
+
+    run = {"0": 0.5, "1": 0.7, "2": 0.6, "3": 0.9}     # seed 3 has no baseline: left out
+    base = {"0": 0.4, "1": 0.5, "2": 0.6}
+    d = paired_difference(run, base)                    # differences 0.1, 0.2, 0.0
+    assert d["n"] == 3 and d["seeds"] == ["0", "1", "2"]
+    assert d["mean"] == pytest.approx(0.1) and d["std"] == pytest.approx(0.1)
+    half = 4.302652729911275 * 0.1 / 3 ** 0.5          # t_{0.975, 2}
+    assert d["ci95"] == pytest.approx([0.1 - half, 0.1 + half])
+    assert (d["wins"], d["losses"]) == (2, 0)           # a tie is neither
+    ci = ttest_rel([0.5, 0.7, 0.6], [0.4, 0.5, 0.6]).confidence_interval(0.95)
+    assert d["ci95"] == pytest.approx([ci.low, ci.high])
+    assert format_difference(d) == "+10.0 [-14.8, +34.8], 2/3 higher"
+    one = paired_difference({"0": 0.3}, {"0": 0.5})
+    assert one["ci95"] is None and one["losses"] == 1 and format_difference(one) == "-20.0, 0/1 higher"
+    assert paired_difference({"1": 0.3}, {"0": 0.5})["n"] == 0 and format_difference(None) == "—"
+
+
+def test_runs_are_compared_with_the_baseline_seed_by_seed(bench):
+    b, summary, _ = bench
+    assert b.spec.baseline == "student" and summary["baseline"] == "student"
+    runs = summary["runs"]
+    assert "vs_baseline" not in runs["student"] and "vs_baseline" not in runs["teacher-rgb"]
+    vs = runs["dask"]["vs_baseline"]["test_accuracy"]
+    assert vs["n"] == 1 and vs["mean"] == pytest.approx(
+        runs["dask"]["test_accuracy"]["mean"] - runs["student"]["test_accuracy"]["mean"])
+    table = markdown_tables(summary)
+    assert "| Δ acc (95% CI) | Δ F1 (95% CI) | vs |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| dask |"))
+    assert row.endswith("/1 higher | student |")
+    # a spec without a student job has no baseline and no Δ columns
+    import dataclasses
+
+    plain = Bench(dataclasses.replace(b.spec, baseline=None), b.out).summary()
+    assert plain["baseline"] is None and "Δ" not in markdown_tables(plain)
+    # a run may name its own baseline
+    runs = [dataclasses.replace(r, baseline="dask") if r.id == "dask-unpaired" else r for r in b.spec.runs]
+    own = Bench(dataclasses.replace(b.spec, runs=runs), b.out).summary()["runs"]
+    assert own["dask-unpaired"]["baseline"] == "dask" and own["dask"]["baseline"] == "student"
+    assert own["dask-unpaired"]["vs_baseline"]["test_accuracy"]["mean"] == pytest.approx(
+        own["dask-unpaired"]["test_accuracy"]["mean"] - own["dask"]["test_accuracy"]["mean"])

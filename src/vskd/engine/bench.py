@@ -22,6 +22,16 @@ Spec format::
       - {id: dask-skeleton, method: dask, teacher: skeleton, group: teachers}
     figures: [teacher-depth, student, dask]   # optional: runs of the curves and confusion matrices
                                               # (default: the first teacher, student, dask)
+    baseline: student                         # optional: the run every other run is compared with,
+                                              # seed by seed (default: the run 'student', else the
+                                              # first student job; none if the spec has none); a run
+                                              # may name its own: {id: ..., baseline: student-60}
+
+Every run is compared with the baseline on the seeds both finished: the paired difference of test
+accuracy and macro-F1 (its mean, a 95 % Student-t interval over seeds, and on how many seeds the run
+was higher). Pairing by seed removes what the seed does to both runs (the teacher, the split of the
+data into batches), so a gain can be clear while the two runs' own spreads overlap; with 3 seeds the
+interval is wide (t = 4.30), which is the point of printing it.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ class RunSpec:
     set: list[str] = field(default_factory=list)
     group: str = "main"
     label: str | None = None
+    baseline: str | None = None  # compare with this run instead of the spec's baseline
 
 
 @dataclass
@@ -61,6 +72,8 @@ class BenchSpec:
     teachers: dict[str, list[str]]
     runs: list[RunSpec]
     figures: list[str] | None = None  # runs the curves / confusion matrices show ("teacher-<name>" for a teacher)
+    baseline: str | None = None  # the run the others are compared with, seed by seed
+
 
     @property
     def main_teacher(self) -> str:
@@ -75,7 +88,7 @@ def load_spec(path: str | Path) -> BenchSpec:
         raw = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"benchmark spec {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    known = {"name", "base", "seeds", "set", "teachers", "runs", "figures"}
+    known = {"name", "base", "seeds", "set", "teachers", "runs", "figures", "baseline"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"benchmark spec {p}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(known))})")
@@ -111,10 +124,18 @@ def load_spec(path: str | Path) -> BenchSpec:
         if not isinstance(figures, list) or not figures or any(f not in known_ids for f in figures):
             raise ConfigError(f"benchmark spec {p}: figures must list run ids or 'teacher-<name>' of this spec, "
                               f"got {figures!r}")
+    baseline = raw.get("baseline")
+    if baseline is None:
+        students = [r.id for r in runs if r.job == "student"]
+        baseline = "student" if "student" in students else (students[0] if students else None)
+    for where, b in [("baseline", baseline)] + [(f"run '{r.id}': baseline", r.baseline) for r in runs if r.baseline]:
+        if b is not None and b not in ids:
+            raise ConfigError(f"benchmark spec {p}: {where} must be one of the run ids ({', '.join(ids)}), "
+                              f"got {b!r}")
     return BenchSpec(name=raw.get("name", p.stem), path=p, base=(p.parent / raw["base"]).resolve(),
                      seeds=list(raw.get("seeds", [0])), set=list(raw.get("set") or []),
                      teachers={k: list(v or []) for k, v in teachers.items()}, runs=runs,
-                     figures=list(figures) if figures else None)
+                     figures=list(figures) if figures else None, baseline=baseline)
 
 
 class Bench:
@@ -262,8 +283,39 @@ class Bench:
                             "std": statistics.stdev(vals) if len(vals) > 1 else (0.0 if vals else None),
                             "n": len(vals)}
             rows[rid] = row
+        own = {r.id: r.baseline for r in self.spec.runs if r.baseline}
+        for rid, row in rows.items():
+            ref = own.get(rid, self.spec.baseline)
+            if ref is None or ref == rid or row["job"] == "teacher":
+                continue
+            base = rows[ref]
+            row["baseline"] = ref
+            row["vs_baseline"] = {key: paired_difference({s: v[key] for s, v in row["seeds"].items()},
+                                                         {s: v[key] for s, v in base["seeds"].items()})
+                                  for key in ("test_accuracy", "test_macro_f1")}
         return {"benchmark": self.spec.name, "spec": str(self.spec.path), "seeds": self.spec.seeds,
-                "overrides": self.extra, "runs": rows}
+                "overrides": self.extra, "baseline": self.spec.baseline, "runs": rows}
+
+
+def paired_difference(run: dict[str, float], baseline: dict[str, float]) -> dict:
+    """``run - baseline`` over the seeds both have: mean, sample std, 95 % Student-t interval, wins.
+
+    With differences ``d_1..d_n``: ``mean = sum(d)/n``, ``std`` the sample standard deviation (n - 1),
+    ``ci95 = mean -+ t_{0.975, n-1} * std / sqrt(n)`` (None below 2 seeds), ``wins`` the number of seeds
+    with ``d > 0`` and ``losses`` with ``d < 0``.
+    """
+    from scipy.stats import t as student_t
+
+    seeds = sorted(set(run) & set(baseline), key=lambda s: (len(s), s))
+    d = [run[s] - baseline[s] for s in seeds]
+    n = len(d)
+    out = {"n": n, "seeds": seeds, "mean": statistics.fmean(d) if d else None,
+           "std": statistics.stdev(d) if n > 1 else None, "ci95": None,
+           "wins": sum(x > 0 for x in d), "losses": sum(x < 0 for x in d)}
+    if n > 1:
+        half = float(student_t.ppf(0.975, n - 1)) * out["std"] / n ** 0.5
+        out["ci95"] = [out["mean"] - half, out["mean"] + half]
+    return out
 
 
 def _pm(stat: dict) -> str:
@@ -272,19 +324,37 @@ def _pm(stat: dict) -> str:
     return f"{100 * stat['mean']:.1f} ± {100 * stat['std']:.1f}"
 
 
+def format_difference(diff: dict | None) -> str:
+    """``+2.3 [-2.8, +7.4], 2/3 higher`` (points of %), ``—`` without paired seeds."""
+    if not diff or not diff["n"]:
+        return "—"
+    text = f"{100 * diff['mean']:+.1f}"
+    if diff["ci95"]:
+        lo, hi = diff["ci95"]
+        text += f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return f"{text}, {diff['wins']}/{diff['n']} higher"
+
+
 def markdown_tables(summary: dict) -> str:
     groups: dict[str, list] = {}
     for rid, row in summary["runs"].items():
         groups.setdefault(row["group"], []).append((rid, row))
+    compared = any("vs_baseline" in row for row in summary["runs"].values())
+    delta = ["Δ acc (95% CI)", "Δ F1 (95% CI)", "vs"] if compared else []
     out = []
     for group, items in groups.items():
-        out += [f"### {group}", "", "| run | method | teacher | test acc (%) | test macro-F1 (%) | val acc (%) | seeds |",
-                "|---|---|---|---|---|---|---|"]
+        head = ["run", "method", "teacher", "test acc (%)", "test macro-F1 (%)", "val acc (%)", "seeds", *delta]
+        out += [f"### {group}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for rid, row in items:
             n = row["test_accuracy"]["n"]
             fail = f" ({len(row['failed'])} failed)" if row["failed"] else ""
-            out.append(f"| {row['label']} | {row['method'] or row['job']} | {row['teacher'] or '—'} | "
-                       f"{_pm(row['test_accuracy'])} | {_pm(row['test_macro_f1'])} | {_pm(row['val_accuracy'])} | {n}{fail} |")
+            cells = [row["label"], row["method"] or row["job"], row["teacher"] or "—", _pm(row["test_accuracy"]),
+                     _pm(row["test_macro_f1"]), _pm(row["val_accuracy"]), f"{n}{fail}"]
+            if compared:
+                vs = row.get("vs_baseline") or {}
+                cells += [format_difference(vs.get("test_accuracy")), format_difference(vs.get("test_macro_f1")),
+                          row.get("baseline") or "—"]
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -376,7 +446,10 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
           f"- spec: `{_relative(summary['spec'])}`; seeds {summary['seeds']}",
           f"- wall time: {meta['wall_s_sum_of_runs'] / 3600:.2f} h summed over runs",
           "", "Test top-1 accuracy and macro-F1 (%), mean ± std over seeds; every model selected on the "
-          "validation split (held-out training subject), the test split read once per run.", "",
+          "validation split (held-out training subject), the test split read once per run."
+          + (" Δ: the paired difference from the run named under 'vs', seed by seed, in points: mean "
+             "[95 % Student-t interval over seeds], and on how many seeds the run was higher."
+             if any("vs_baseline" in r for r in summary["runs"].values()) else ""), "",
           markdown_tables(summary), "",
           f"![bars](img/{summary['benchmark']}/bars.png)", "",
           (f"Learning curves (seed {first}) and confusion matrices (`img/{summary['benchmark']}/confusion_*.png`) "
