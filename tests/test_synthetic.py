@@ -65,12 +65,33 @@ def test_overrides_select_classes_and_sizes():
         ({"frame_size": 3}, "frame_size"),
         ({"fps": 12.5}, "fps"),
         ({"noise": -1.0}, "noise"),
+        ({"camera_jitter": 1.5}, "camera_jitter"),
         ({"seed": -3}, "seed"),
     ],
 )
 def test_bad_options_raise_config_error_naming_the_option(kwargs, word):
     with pytest.raises(ConfigError, match=word):
         make_synthetic(**kwargs)
+
+
+def test_camera_jitter_moves_only_the_camera():
+    """camera_jitter=0 is a fixed camera: every trial has the mid yaw/tilt/framing/zoom, the wrist signal
+    is the same (the camera is invisible to it), the video is not; 1 is the default data."""
+    kw = dict(preset="tiny", seed=0, subjects=[1, 2], num_classes=2)
+    moving, fixed, half = make_synthetic(**kw), make_synthetic(**kw, camera_jitter=0), make_synthetic(**kw, camera_jitter=0.5)
+    default = make_synthetic(**kw, camera_jitter=1)
+    for m, f, h, d in zip(moving, fixed, half, default):
+        tm, tf, th = (r.source("rgb").meta["trial"] for r in (m, f, h))
+        assert (tf["yaw_deg"], tf["elev_deg"], tf["cam_dx"], tf["cam_dz"], tf["zoom"]) == (-30.0, 13.0, 0.0, 0.0, 1.0)
+        assert th["yaw_deg"] == pytest.approx(-30.0 + 0.5 * (tm["yaw_deg"] + 30.0))
+        assert th["zoom"] == pytest.approx(1.0 + 0.5 * (tm["zoom"] - 1.0))
+        assert {k: v for k, v in tf.items() if k not in ("yaw_deg", "elev_deg", "cam_dx", "cam_dz", "zoom")} == \
+            {k: v for k, v in tm.items() if k not in ("yaw_deg", "elev_deg", "cam_dx", "cam_dz", "zoom")}
+        # the same up to round-off (a yaw about the vertical changes nothing a wrist sensor measures)
+        np.testing.assert_allclose(m.load("inertial").samples, f.load("inertial").samples, rtol=0, atol=1e-8)
+        assert d.source("rgb").meta["cache_key"] == m.source("rgb").meta["cache_key"]
+    assert fixed[0].source("rgb").meta["cache_key"] != moving[0].source("rgb").meta["cache_key"]
+    assert not np.array_equal(moving[0].load("depth"), fixed[0].load("depth"))
 
 
 def test_listing_is_lazy(monkeypatch):

@@ -137,6 +137,10 @@ class SyntheticConfig:
             with it too; 0 gives the exact kinematic signals).
         coupling: scale of the small torso coupling that leaks a confusable pair's other limbs
             into the wrist signal (0: the pair's wrist signals have identical distributions).
+        camera_jitter: scale of the per-trial camera-only variation (facing direction, camera tilt,
+            framing, zoom) about its mid value: 1 draws yaw in -45..-15 deg, tilt 8..18 deg, framing
+            +-15 cm / +-8 cm and zoom 0.95..1.05; 0 is a fixed lab camera (yaw -30, tilt 13, centred,
+            zoom 1). The wrist feels none of it; only the camera does.
         supersample: rasteriser supersampling factor per axis (anti-aliasing).
     """
 
@@ -150,6 +154,7 @@ class SyntheticConfig:
     rate_hz: int = 50
     noise: float = 0.02
     coupling: float = 1.0
+    camera_jitter: float = 1.0
     supersample: int = 2
 
     @property
@@ -241,6 +246,7 @@ def _validate(cfg: SyntheticConfig) -> None:
     need(_is_num(cfg.duration_jitter) and 0 <= cfg.duration_jitter <= 0.5, "duration_jitter", "a fraction in 0..0.5")
     need(_is_num(cfg.noise) and 0 <= cfg.noise <= 1, "noise", "a std in g in 0..1")
     need(_is_num(cfg.coupling) and 0 <= cfg.coupling <= 10, "coupling", "a scale in 0..10")
+    need(_is_num(cfg.camera_jitter) and 0 <= cfg.camera_jitter <= 1, "camera_jitter", "a scale in 0..1")
     need(isinstance(cfg.supersample, (int, np.integer)) and 1 <= cfg.supersample <= 4, "supersample", "an int in 1..4")
 
 
@@ -291,7 +297,7 @@ def _trial_params(seed: int, action_id: int, subject: int, trial: int, cfg: Synt
     q = cfg.time_step
     raw = cfg.duration * (1.0 + u(-cfg.duration_jitter, cfg.duration_jitter))
     duration = max(q, round(raw / q) * q)
-    return {
+    params = {
         "duration": duration,
         "tempo": u(0.9, 1.1),
         "phase": u(0.0, 2 * math.pi),
@@ -304,15 +310,26 @@ def _trial_params(seed: int, action_id: int, subject: int, trial: int, cfg: Synt
         "onset": u(0.1, 0.25),
         "ramp": u(0.5, 0.7),
         "tail": u(0.05, 0.2),
-        "yaw_deg": u(-45.0, -15.0),
-        "elev_deg": u(8.0, 18.0),
-        "cam_dx": u(-0.15, 0.15),
-        "cam_dz": u(-0.08, 0.08),
-        "zoom": u(0.95, 1.05),
+    }
+    # camera-only (drawn whatever camera_jitter is, so the other parameters keep their values)
+    params |= _camera(cfg.camera_jitter, u(-45.0, -15.0), u(8.0, 18.0), u(-0.15, 0.15), u(-0.08, 0.08),
+                      u(0.95, 1.05))
+    params |= {
         "wall": float(u(200, 235)),
         "floor": float(u(150, 180)),
         "idle_phase": u(0.0, 2 * math.pi),
     }
+    return params
+
+
+def _camera(jitter: float, *drawn: float) -> dict[str, float]:
+    """The trial's camera-only parameters: the drawn values scaled about their mid values by ``jitter``
+    (the drawn values themselves at 1, so the default data stays bit-identical)."""
+    names = ("yaw_deg", "elev_deg", "cam_dx", "cam_dz", "zoom")
+    if jitter == 1:
+        return dict(zip(names, drawn))
+    mids = (-30.0, 13.0, 0.0, 0.0, 1.0)
+    return {n: m + jitter * (v - m) for n, m, v in zip(names, mids, drawn)}
 
 
 def _hsv_to_rgb(h: float, s: float, v: float) -> tuple[int, int, int]:
