@@ -92,6 +92,13 @@ def test_camera_jitter_moves_only_the_camera():
         assert d.source("rgb").meta["cache_key"] == m.source("rgb").meta["cache_key"]
     assert fixed[0].source("rgb").meta["cache_key"] != moving[0].source("rgb").meta["cache_key"]
     assert not np.array_equal(moving[0].load("depth"), fixed[0].load("depth"))
+    # and it is reachable from an experiment config
+    from vskd.config import load_config
+    from vskd.engine.pipeline import load_data
+
+    cfg = load_config(None, ["data.dataset=synthetic", "data.preset=tiny", "data.synthetic={camera_jitter: 0}"])
+    recs, _, _ = load_data(cfg)
+    assert {r.source("rgb").meta["trial"]["yaw_deg"] for r in recs} == {-30.0}
 
 
 def test_listing_is_lazy(monkeypatch):

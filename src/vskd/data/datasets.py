@@ -33,7 +33,7 @@ _OPTIONS = {
     "manifest": {"dataset_name", "classes", "rate_hz"},
     # preset, seed, and make_synthetic's overrides
     "synthetic": {"preset", "seed", "num_classes", "actions", "subjects", "trials", "frame_size", "duration",
-                  "duration_jitter", "fps", "rate_hz", "noise", "coupling", "supersample"},
+                  "duration_jitter", "fps", "rate_hz", "noise", "coupling", "camera_jitter", "supersample"},
 }
 
 __all__ = ["DATASETS", "class_names", "load_recordings"]
