@@ -162,6 +162,14 @@ def test_bar_labels_fall_back_to_the_run_id_when_too_long():
     assert bar_label("r3-dask-aug-60-shuffled", long) == "r3-dask-aug-60-shuffled"
 
 
+def test_default_baseline_is_the_student_alone(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("base: b.yaml\nruns: [{id: kd, method: kd}, {id: s60, job: student}, {id: s30, job: student}]\n")
+    assert load_spec(p).baseline == "s60"           # no run called 'student': the first student job
+    p.write_text("base: b.yaml\nruns: [{id: kd, method: kd}]\n")
+    assert load_spec(p).baseline is None
+
+
 def test_paired_difference_by_hand_and_against_scipy():
     from scipy.stats import ttest_rel
 

@@ -74,7 +74,6 @@ class BenchSpec:
     figures: list[str] | None = None  # runs the curves / confusion matrices show ("teacher-<name>" for a teacher)
     baseline: str | None = None  # the run the others are compared with, seed by seed
 
-
     @property
     def main_teacher(self) -> str:
         return next(iter(self.teachers))
@@ -335,11 +334,16 @@ def format_difference(diff: dict | None) -> str:
     return f"{text}, {diff['wins']}/{diff['n']} higher"
 
 
+def _compared(summary: dict) -> bool:
+    """Whether any run of the summary has a paired Δ against a baseline."""
+    return any("vs_baseline" in row for row in summary["runs"].values())
+
+
 def markdown_tables(summary: dict) -> str:
     groups: dict[str, list] = {}
     for rid, row in summary["runs"].items():
         groups.setdefault(row["group"], []).append((rid, row))
-    compared = any("vs_baseline" in row for row in summary["runs"].values())
+    compared = _compared(summary)
     delta = ["Δ acc (95% CI)", "Δ F1 (95% CI)", "vs"] if compared else []
     out = []
     for group, items in groups.items():
@@ -449,7 +453,7 @@ def write_results(bench: Bench, summary: dict, results_dir: str | Path, command:
           "validation split (held-out training subject), the test split read once per run."
           + (" Δ: the paired difference from the run named under 'vs', seed by seed, in points: mean "
              "[95 % Student-t interval over seeds], and on how many seeds the run was higher."
-             if any("vs_baseline" in r for r in summary["runs"].values()) else ""), "",
+             if _compared(summary) else ""), "",
           markdown_tables(summary), "",
           f"![bars](img/{summary['benchmark']}/bars.png)", "",
           (f"Learning curves (seed {first}) and confusion matrices (`img/{summary['benchmark']}/confusion_*.png`) "
