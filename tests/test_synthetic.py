@@ -91,6 +91,11 @@ def test_camera_jitter_moves_only_the_camera():
         np.testing.assert_allclose(m.load("inertial").samples, f.load("inertial").samples, rtol=0, atol=1e-8)
         assert d.source("rgb").meta["cache_key"] == m.source("rgb").meta["cache_key"]
     assert fixed[0].source("rgb").meta["cache_key"] != moving[0].source("rgb").meta["cache_key"]
+    # the default data are those generated before the option existed (pinned at 94a8d79): same draws,
+    # same cache keys, so existing caches and results stay valid
+    assert [r.source("rgb").meta["cache_key"] for r in moving[:2]] == [
+        "synthetic-v1-7e9c0971ac643f0e9887", "synthetic-v1-8e4890ca66bd3e903db7"]
+    assert moving[0].source("rgb").meta["trial"]["yaw_deg"] == -18.67758997500174
     assert not np.array_equal(moving[0].load("depth"), fixed[0].load("depth"))
     # and it is reachable from an experiment config
     from vskd.config import load_config
