@@ -164,7 +164,7 @@ def test_wrong_model_files_raise_clear_errors(ckpt, tmp_path):
 
 # ---------------------------------------------------------------------------------- small student
 def test_mobilenet_student_forward_and_a_dask_step():
-    from vskd.engine.features import make_taps
+    from vskd.models.features import make_taps
     from vskd.losses.functional import dask_loss
 
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from vskd.engine.distiller import Distiller, TeacherCache
-from vskd.engine.features import (
+from vskd.models.features import (
     STUDENT_FEATURES,
     TEACHER_BLOCKS,
     make_taps,

@@ -3,7 +3,7 @@
 Following mdistiller's ``Distiller``: the teacher is kept in eval mode and never receives gradient;
 the method owns its trainable adapters; ``forward(batch)`` returns the student's logits and a dict of
 named losses (``ce``, the method's terms, and their weighted sum ``loss``). Features are taken with
-forward hooks registered once and reduced to per-sample tensors by :mod:`vskd.engine.features`
+forward hooks registered once and reduced to per-sample tensors by :mod:`vskd.models.features`
 (teacher per-frame outputs are averaged over the segments there), so model code is untouched.
 
 Wiring is validated when the method is set up (:meth:`Distiller.setup_method`): the per-sample
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vskd.engine.features import STUDENT_FEATURES, TEACHER_FEATURES, make_taps, shapes_of
+from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES, make_taps, shapes_of
 from vskd.errors import ConfigError, VskdError
 
 __all__ = ["Distiller", "STUDENT_FEATURES", "TEACHER_FEATURES", "TeacherCache", "file_digest", "method_features"]

@@ -20,7 +20,7 @@ relation head ``g^t``; it does not read one vector but the K per-frame fc0 embed
 ``(K, 300)``. We therefore take the teacher feature to be exactly that input, ``"frame_emb"``
 ``(B, K, 300)``, and let the projector predict all K segment embeddings from the GAF image:
 ``P(f^s)`` is ``(B, K, 300)``, and the classifier is the teacher's relation head unchanged
-(:class:`vskd.engine.features.TeacherClassifier`, deterministic evaluation form). This keeps SimKD's
+(:class:`vskd.models.features.TeacherClassifier`, deterministic evaluation form). This keeps SimKD's
 defining property: a student whose projection equals the teacher's feature gets the teacher's logits
 exactly. The alternative, one 300-d clip vector repeated as every segment's input, would feed the
 head constant sequences it never saw in training, so even a perfect match of the clip embedding
@@ -57,7 +57,7 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from vskd.engine.features import teacher_classifier
+from vskd.models.features import teacher_classifier
 from vskd.errors import ConfigError
 from vskd.losses.functional import simkd_loss
 from vskd.losses.registry import DistillMethod, _check_float, register_method

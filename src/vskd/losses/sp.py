@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from vskd.engine.features import STUDENT_FEATURES, TEACHER_FEATURES
+from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES
 from vskd.errors import ConfigError
 from vskd.losses.functional import sp_loss
 from vskd.losses.registry import DistillMethod, _check_float, register_method
