@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays
 from vskd.errors import ConfigError
 from vskd.losses import (
     DistillMethod,
+    MethodSetup,
     create_method,
     dask_loss,
     get_method,
@@ -111,10 +112,14 @@ def test_dask_loss_dict_hand_values():
     assert out["angle"].item() == pytest.approx(0.12)
     assert out["semantic"].item() == pytest.approx(4.0)
     assert out["total"].item() == pytest.approx(2 / 18 + 3 * 0.12 + 0.5 * 4.0)
-    # Zero weight: term reported but not in the total.
+    # Zero weight: the term is off, neither computed (embeddings of other widths are accepted) nor
+    # reported, and not in the total; as the dask method runs it.
     out0 = dask_loss(t64(S_PTS), t64(T_PTS), w_semantic=0.0)
-    assert out0["semantic"].item() == pytest.approx(4.0)
+    assert set(out0) == {"total", "distance", "angle"}
     assert out0["total"].item() == pytest.approx(1 / 18 + 0.12)
+    wide = dask_loss(t64(S_PTS), t64([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), w_semantic=0.0)
+    assert torch.isfinite(wide["total"])
+    assert set(dask_loss(t64(S_PTS), t64(T_PTS), 0.0, 0.0, 0.0)) == {"total"}
     for bad in (-1.0, float("nan"), float("inf"), "1"):
         with pytest.raises(ConfigError, match="w_angle"):
             dask_loss(t64(S_PTS), t64(T_PTS), w_angle=bad)
@@ -212,7 +217,7 @@ def test_student_gets_gradient_teacher_none(term):
 def test_dask_method_every_term_reaches_student_only():
     s_emb, t_emb, s_log, t_log = _pair(4)
     method = create_method("dask")
-    method.setup({"logits": (4,), "emb": (5,)}, {"logits": (4,), "emb": (5,)})
+    method.setup(MethodSetup({"logits": (4,), "emb": (5,)}, {"logits": (4,), "emb": (5,)}))
     terms = method({"logits": s_log, "emb": s_emb}, {"logits": t_log, "emb": t_emb})
     assert set(terms) == {"kd", "distance", "angle", "semantic"}
     for name, value in terms.items():
@@ -426,15 +431,15 @@ def test_kd_method_weight_and_temperature():
 def test_setup_validates_wiring():
     m = create_method("dask")
     with pytest.raises(ConfigError, match=r"student feature 'emb' has shape \(300,\).*teacher feature 'emb' has shape \(256,\)"):
-        m.setup({"logits": (27,), "emb": (300,)}, {"logits": (27,), "emb": (256,)})
+        m.setup(MethodSetup({"logits": (27,), "emb": (300,)}, {"logits": (27,), "emb": (256,)}))
     with pytest.raises(ConfigError, match=r"'logits' has shape \(27,\).*\(10,\)"):
-        create_method("kd").setup({"logits": (27,)}, {"logits": (10,)})
+        create_method("kd").setup(MethodSetup({"logits": (27,)}, {"logits": (10,)}))
     with pytest.raises(ConfigError, match=r"needs teacher feature\(s\) 'emb'"):
-        m.setup({"logits": (27,), "emb": (300,)}, {"logits": (27,)})
+        m.setup(MethodSetup({"logits": (27,), "emb": (300,)}, {"logits": (27,)}))
     # Relational-only wiring tolerates different widths; DASK with semantic off too.
-    create_method("rkd").setup({"emb": (300,)}, {"emb": (256,)})
+    create_method("rkd").setup(MethodSetup({"emb": (300,)}, {"emb": (256,)}))
     ok = create_method("dask", {"w_semantic": 0.0})
-    ok.setup({"logits": (27,), "emb": (300,)}, {"logits": (27,), "emb": (256,)})
+    ok.setup(MethodSetup({"logits": (27,), "emb": (300,)}, {"logits": (27,), "emb": (256,)}))
     assert ok.is_setup and ok.teacher_shapes == {"logits": (27,), "emb": (256,)}
 
 
@@ -456,7 +461,7 @@ def test_custom_method_with_adapter_registers_and_trains():
         assert ("test-linear-hint", "Test-only FitNet-like method with a trainable adapter.", "test") in list_methods()
         m = create_method("test-linear-hint")
         assert len(list(m.parameters())) == 0
-        m.setup({"emb": (5,)}, {"emb": (3,)})
+        m.setup(MethodSetup({"emb": (5,)}, {"emb": (3,)}))
         assert len(list(m.parameters())) == 2  # adapter parameters join the student's optimizer
         s = torch.randn(4, 5, dtype=F64, requires_grad=True)
         out = m({"emb": s}, {"emb": torch.randn(4, 3, dtype=F64)})

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from vskd.errors import ConfigError, VskdError
-from vskd.losses import create_method
+from vskd.losses import MethodSetup, create_method
 from vskd.losses.functional import cc_loss, crd_loss, pkt_loss, simkd_loss, sp_loss
 from vskd.models.trn import MultiScaleRelation
 
@@ -233,10 +233,7 @@ T_SHAPES = {"logits": (5,), "emb": (300,), "pooled": (256,), "block4": (256, 3, 
 
 def _method(name, **opts):
     m = create_method(name, opts)
-    m.dataset_size = 10
-    if name == "simkd":
-        m.attach_teacher(_teacher_stub())
-    m.setup(S_SHAPES, T_SHAPES)
+    m.setup(MethodSetup(S_SHAPES, T_SHAPES, num_train=10, teacher=_teacher_stub() if name == "simkd" else None))
     return m.double()
 
 
@@ -254,7 +251,7 @@ def test_gradient_reaches_student_and_adapters_never_teacher(name):
     terms = m(s, t)
     assert terms and all(v.dim() == 0 and torch.isfinite(v) for v in terms.values())
     total = sum(terms.values())
-    if hasattr(m, "classify"):
+    if m.classifies:
         total = total + F.cross_entropy(m.classify(s), torch.tensor([0, 1, 2, 3, 4, 0]))
     total.backward()
     assert all(v.grad is None for v in t.values())  # the teacher never receives gradient
@@ -275,17 +272,15 @@ def test_sp_feature_options():
         create_method("sp", {"teacher_feature": "layer4"})
 
 
-def test_crd_negatives_exclude_the_positive_and_cap_at_dataset_size():
+def test_crd_negatives_exclude_the_positive_and_cap_at_num_train():
     m = create_method("crd")
-    m.dataset_size = 7
-    m.setup({"pooled": (8,)}, {"pooled": (6,)})
-    assert m.k == 6  # 16384 capped at dataset_size - 1: every other sample, no sampling
+    m.setup(MethodSetup({"pooled": (8,)}, {"pooled": (6,)}, num_train=7))
+    assert m.k == 6  # 16384 capped at num_train - 1: every other sample, no sampling
     idx = torch.tensor([0, 4, 6])
     neg = m.negatives(idx)
     assert neg.tolist() == [[1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 5, 6], [0, 1, 2, 3, 4, 5]]
     small = create_method("crd", {"num_negatives": 3, "seed": 5})
-    small.dataset_size = 50
-    small.setup({"pooled": (8,)}, {"pooled": (6,)})
+    small.setup(MethodSetup({"pooled": (8,)}, {"pooled": (6,)}, num_train=50))
     idx = torch.arange(50)
     draws = [small.negatives(idx) for _ in range(20)]
     for neg in draws:
@@ -293,8 +288,7 @@ def test_crd_negatives_exclude_the_positive_and_cap_at_dataset_size():
         assert not (neg == idx.unsqueeze(1)).any()
         assert all(len(set(r)) == 3 for r in neg.tolist())  # without replacement
     again = create_method("crd", {"num_negatives": 3, "seed": 5})
-    again.dataset_size = 50
-    again.setup({"pooled": (8,)}, {"pooled": (6,)})
+    again.setup(MethodSetup({"pooled": (8,)}, {"pooled": (6,)}, num_train=50))
     assert torch.equal(again.negatives(idx), draws[0])  # deterministic given the seed
     torch.testing.assert_close(again.memory_student, small.memory_student)
 
@@ -321,17 +315,16 @@ def test_crd_memory_update_and_fixed_z():
         m(s, t)
 
 
-def test_crd_needs_dataset_size():
+def test_crd_needs_num_train():
     m = create_method("crd")
-    with pytest.raises(ConfigError, match="dataset_size"):
-        m.setup({"pooled": (8,)}, {"pooled": (6,)})
+    with pytest.raises(ConfigError, match="num_train"):
+        m.setup(MethodSetup({"pooled": (8,)}, {"pooled": (6,)}))
 
 
 def test_simkd_reuses_the_frozen_teacher_head():
     teacher = _teacher_stub()
     m = create_method("simkd")
-    m.attach_teacher(teacher)
-    m.setup(S_SHAPES, T_SHAPES)
+    m.setup(MethodSetup(S_SHAPES, T_SHAPES, teacher=teacher))
     m.eval()
     feats = {k: v.float() for k, v in _feats(S_SHAPES, 3, False, 5).items()}
     z = m.project(feats["layer4"])
@@ -345,10 +338,9 @@ def test_simkd_reuses_the_frozen_teacher_head():
     assert not m.classifier.head.training
     with pytest.raises(ConfigError, match="frame_emb"):
         bad = create_method("simkd")
-        bad.attach_teacher(teacher)
-        bad.setup(S_SHAPES, {**T_SHAPES, "frame_emb": (8, 300)})
-    with pytest.raises(ConfigError, match="classifier"):
-        create_method("simkd").setup(S_SHAPES, T_SHAPES)
+        bad.setup(MethodSetup(S_SHAPES, {**T_SHAPES, "frame_emb": (8, 300)}, teacher=teacher))
+    with pytest.raises(ConfigError, match="needs the teacher model"):
+        create_method("simkd").setup(MethodSetup(S_SHAPES, T_SHAPES))
 
 
 # ------------------------------------------------------------------ the `vskd methods` command

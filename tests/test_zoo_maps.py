@@ -30,7 +30,7 @@ from vskd.losses.functional_maps import (
     semckd_loss,
     vid_loss,
 )
-from vskd.losses.registry import create_method
+from vskd.losses.registry import MethodSetup, create_method
 
 # the modules register their methods on import (vskd.losses imports them all; explicit here)
 from vskd.losses import ab, at, fitnet, fsp, ft, nst, semckd, vid  # noqa: E402,F401
@@ -235,7 +235,7 @@ def test_vid_loss_hand_value_and_torchdistill():
 
 def test_vid_regressor_initial_variance():
     m = create_method("vid", {"student_layers": ["layer1"], "teacher_layers": ["block1"]})
-    m.setup({"layer1": (4, 4, 4)}, {"block1": (6, 4, 4)})
+    m.setup(MethodSetup({"layer1": (4, 4, 4)}, {"block1": (6, 4, 4)}))
     torch.testing.assert_close(m.regressors[0].variance(), torch.full((6,), 5.0), rtol=1e-6, atol=0)
 
 
@@ -281,7 +281,7 @@ METHODS = {
 
 def built(name: str, **extra):
     m = create_method(name, {**METHODS[name], **extra})
-    m.setup(S_SHAPES, T_SHAPES)
+    m.setup(MethodSetup(S_SHAPES, T_SHAPES))
     return m.double()
 
 
@@ -320,14 +320,14 @@ def test_gradient_reaches_student_and_adapters_never_teacher(name):
 @pytest.mark.parametrize("name", ["ab", "fsp"])
 def test_two_stage_methods_add_nothing_in_stage2_by_default(name):
     m = create_method(name)
-    m.setup(S_SHAPES, T_SHAPES)
+    m.setup(MethodSetup(S_SHAPES, T_SHAPES))
     assert m(feats(S_SHAPES, 2, 0, False), feats(T_SHAPES, 2, 9, False)) == {}
 
 
 def test_ab_optional_kd_term_reads_logits():
     m = create_method("ab", {"kd_weight": 0.5})
     assert "logits" in m.student_uses and "logits" in m.teacher_uses
-    m.setup(S_SHAPES, T_SHAPES)
+    m.setup(MethodSetup(S_SHAPES, T_SHAPES))
     out = m.double()(feats(S_SHAPES, 3, 0, False), feats(T_SHAPES, 3, 9, False))
     assert set(out) == {"kd"} and out["kd"].item() > 0
 
@@ -346,18 +346,18 @@ def test_wiring_error_names_both_features_and_shapes(name):
         pattern = r"'layer2'.*\(16, 4, 4\).*'pooled'.*\(48,\)"
     m = create_method(name, opts)
     with pytest.raises(ConfigError, match=pattern):
-        m.setup(S_SHAPES, T_SHAPES)
+        m.setup(MethodSetup(S_SHAPES, T_SHAPES))
 
 
 def test_wiring_errors_counts_channels_and_missing_features():
     with pytest.raises(ConfigError, match=r"2 student layer\(s\).*1 teacher layer\(s\)"):
-        create_method("at", {"student_layers": ["layer1", "layer2"], "teacher_layers": ["block1"]}).setup(
-            S_SHAPES, T_SHAPES)
+        create_method("at", {"student_layers": ["layer1", "layer2"], "teacher_layers": ["block1"]}).setup(MethodSetup(
+            S_SHAPES, T_SHAPES))
     with pytest.raises(ConfigError, match=r"'layer1' has shape \(8, 8, 8\).*'block1' has shape \(12, 7, 7\)"
                                           r".*adapt_channels"):
-        create_method("fsp", {"adapt_channels": False}).setup(S_SHAPES, T_SHAPES)
+        create_method("fsp", {"adapt_channels": False}).setup(MethodSetup(S_SHAPES, T_SHAPES))
     with pytest.raises(ConfigError, match="needs teacher feature.*'block1'"):
-        create_method("nst").setup(S_SHAPES, {"pooled": (48,)})
+        create_method("nst").setup(MethodSetup(S_SHAPES, {"pooled": (48,)}))
     with pytest.raises(ConfigError, match="at least 2"):
         create_method("fsp", {"student_layers": ["layer1"], "teacher_layers": ["block1"]})
     with pytest.raises(ConfigError, match="pretrain_epochs"):
@@ -365,7 +365,7 @@ def test_wiring_errors_counts_channels_and_missing_features():
     # FSP with equal channels (a ResNet18 teacher) creates no adapter: the paper's method exactly
     same = {k.replace("layer", "block"): v for k, v in S_SHAPES.items() if k.startswith("layer")}
     m = create_method("fsp")
-    m.setup(S_SHAPES, same)
+    m.setup(MethodSetup(S_SHAPES, same))
     assert all(isinstance(a, nn.Identity) for a in m.adapters)
 
 

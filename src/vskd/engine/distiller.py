@@ -9,15 +9,15 @@ forward hooks registered once and reduced to per-sample tensors by :mod:`vskd.mo
 Wiring is validated when the method is set up (:meth:`Distiller.setup_method`): the per-sample
 shapes of every feature the method reads are measured on one example batch (both models in eval
 mode, no gradient, so a batch of one works and no BatchNorm statistic moves) and handed to
-``method.setup``, which raises :class:`~vskd.errors.ConfigError` naming both features and shapes.
+``method.setup`` in a :class:`~vskd.losses.registry.MethodSetup`, together with the training-set size,
+the classes, the frozen teacher, the device and the torchrun collectives (:mod:`vskd.engine.dist`'s
+all-reduce / all-gather, as callables: the loss layer never imports the engine). ``method.setup``
+raises :class:`~vskd.errors.ConfigError` naming both features and shapes.
 
-Methods may go beyond loss terms, through optional hooks the distiller calls when present:
-
-* ``method.attach_teacher(teacher)``: called once at construction with the frozen teacher (SimKD
-  copies the teacher's classifier from it);
-* ``method.classify(student_feats) -> logits``: the logits the student is trained (cross-entropy)
-  and evaluated with, instead of the student's own ``fc1`` output (SimKD: the teacher's classifier on
-  the projected student feature). :meth:`Distiller.predict` is the matching evaluation forward.
+Every method has ``classify(student_feats) -> logits`` (:class:`~vskd.losses.registry.DistillMethod`):
+the logits the student is trained (cross-entropy) and evaluated with; the student's own ``fc1``
+output by default, the teacher's classifier on the projected student feature for SimKD
+(``classifies = True``). :meth:`Distiller.predict` is the matching evaluation forward.
 
 Teacher outputs can come from a :class:`TeacherCache` instead of a forward pass: when the teacher's
 input is not augmented its outputs are a fixed function of the recording, so they are computed once
@@ -35,16 +35,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES, make_taps, shapes_of
+from vskd.engine import dist
 from vskd.errors import ConfigError, VskdError
+from vskd.losses.registry import Collectives, DistillMethod, MethodSetup
+from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES, make_taps, shapes_of
 
 __all__ = ["Distiller", "STUDENT_FEATURES", "TEACHER_FEATURES", "TeacherCache", "file_digest", "method_features"]
 
 
-def method_features(method: nn.Module) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(student feature names, teacher feature names) a method reads (``uses`` or per-side attributes)."""
-    uses = tuple(getattr(method, "uses", ("logits",)))
-    return tuple(getattr(method, "student_uses", uses)), tuple(getattr(method, "teacher_uses", uses))
+def method_features(method: DistillMethod) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(student feature names, teacher feature names) a method reads."""
+    return tuple(method.student_uses), tuple(method.teacher_uses)
+
+
+def collectives() -> Collectives:
+    """This process's torchrun collectives (:mod:`vskd.engine.dist`) for a method's setup context."""
+    return Collectives(world=dist.world(), all_reduce_sum=dist.all_reduce_sum, all_gather_cat=dist.all_gather_cat)
 
 
 class _eval_mode:
@@ -65,7 +71,7 @@ class _eval_mode:
 class Distiller(nn.Module):
     """Student + frozen teacher + method. ``trainable`` holds what the optimizer updates."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module | None, method: nn.Module,
+    def __init__(self, student: nn.Module, teacher: nn.Module | None, method: DistillMethod,
                  ce_weight: float = 1.0, teacher_cache: "TeacherCache | None" = None,
                  label_smoothing: float = 0.0):
         super().__init__()
@@ -87,11 +93,6 @@ class Distiller(nn.Module):
                 p.requires_grad_(False)
             teacher.eval()
             self._t_taps = make_taps(teacher, self.teacher_names, "teacher")
-        if hasattr(method, "attach_teacher"):
-            if teacher is None:
-                raise ConfigError(f"method '{getattr(method, 'name', type(method).__name__)}' needs the teacher "
-                                  f"model (its classifier), not only a teacher-output cache")
-            method.attach_teacher(teacher)
         self.trainable = nn.ModuleDict({"student": student, "method": method})
 
     def close(self) -> None:
@@ -128,36 +129,35 @@ class Distiller(nn.Module):
         t = self.teacher_features(batch)
         return shapes_of(s), shapes_of(t)
 
-    def setup_method(self, batch: dict) -> None:
+    def setup_method(self, batch: dict, num_train: int | None = None, num_classes: int | None = None) -> None:
         """Measure feature shapes on ``batch`` and call ``method.setup`` (validates wiring, builds adapters).
 
+        ``num_train`` (the paired training set's length) and ``num_classes`` go into the method's
+        :class:`~vskd.losses.registry.MethodSetup` with the teacher, the device and the collectives.
         Call before creating the optimizer; the adapters are created on the student's device.
         """
         s, t = self.feature_shapes(batch)
-        self.method.setup(s, t)
         try:
             device = next(self.student.parameters()).device
         except StopIteration:
             device = torch.device("cpu")
+        self.method.setup(MethodSetup(s, t, num_train=num_train, num_classes=num_classes, teacher=self.teacher,
+                                      student=self.student, device=device, collectives=collectives()))
         self.method.to(device)
 
     # ------------------------------------------------------------------------------ forward
-    def _method_logits(self, s: dict[str, torch.Tensor]) -> torch.Tensor:
-        classify = getattr(self.method, "classify", None)
-        return classify(s) if callable(classify) else s["logits"]
-
     def predict(self, image: torch.Tensor) -> torch.Tensor:
-        """The logits the distilled student is evaluated with (``method.classify`` when it has one)."""
-        return self._method_logits(self.student_features(image))
+        """The logits the distilled student is evaluated with (``method.classify``)."""
+        return self.method.classify(self.student_features(image))
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.student_features(batch["student"])
-        for name in getattr(self.method, "batch_uses", ()):  # e.g. CRD's stable "index"
+        for name in self.method.batch_uses:  # e.g. CRD's stable "index"
             s[name] = torch.as_tensor(batch[name], device=s["logits"].device)
         t = self.teacher_features(batch)
         t = {k: v.to(s["logits"].device) for k, v in t.items()}
         terms = self.method(s, t)
-        logits = self._method_logits(s)
+        logits = self.method.classify(s)
         ce = F.cross_entropy(logits, torch.as_tensor(batch["label"], device=logits.device),
                              label_smoothing=self.label_smoothing)
         total = self.ce_weight * ce

@@ -368,22 +368,16 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
         cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), splits.train, t_names, progress)
         if cfg.distill.pairing != "paired":
             cache = ReassignedCache(cache, [r.label for r in splits.train], cfg.distill.pairing, cfg.seed)
-    # what a method may need to know about the data before building its adapters (CRD's memory bank)
-    method.dataset_size = len(tr)
-    method.num_classes = len(names)
     distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache,
                           label_smoothing=cfg.student.train.label_smoothing)
-    if hasattr(method, "setup"):
-        # the per-sample feature shapes of both sides, once: wiring errors fail here, at build time
-        from vskd.data.paired import collate
-
-        distiller.setup_method(collate([tr[0]]))
+    # the per-sample feature shapes of both sides, once, and what the method may need to know about the
+    # data (CRD's memory bank: the training set's size): wiring errors fail here, at build time
+    distiller.setup_method(_collate()([tr[0]]), num_train=len(tr), num_classes=len(names))
     va = paired(cfg, splits.val, train=False)
     te = paired(cfg, splits.test, train=False)
     tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
     resuming = resume and (run / "last.pt").exists()
-    if hasattr(method, "pretrain") and not resuming:
-        # stage 1 of AB / FT / FSP: fit the method's own modules before the student is distilled
+    if not resuming:  # stage 1 of AB / FT / FSP (a no-op for other methods): fit the method's own modules
         method.pretrain(distiller, tl, progress=progress)
     vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
     test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
@@ -401,7 +395,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     evaluate.num_classes = len(names)
     # a method that classifies for the student (SimKD: the teacher's head on projected features) is
     # part of the deployed model: best.pt then holds student + method, and so does the evaluation
-    deployed = distiller.trainable if hasattr(method, "classify") else student
+    deployed = distiller.trainable if method.classifies else student
     meta = _meta(cfg, "student", names)
     meta["method_classifies"] = deployed is not student
     trainer = Trainer(run, distiller.trainable, optimizer, step, evaluate, opt.epochs,

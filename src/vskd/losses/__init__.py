@@ -20,7 +20,9 @@ from vskd.losses.functional import (
     semantic_loss,
 )
 from vskd.losses.registry import (
+    Collectives,
     DistillMethod,
+    MethodSetup,
     create_method,
     get_method,
     list_methods,
@@ -44,7 +46,9 @@ for _name in _method_modules():
     importlib.import_module(f"{__name__}.{_name}")
 
 __all__ = [
+    "Collectives",
     "DistillMethod",
+    "MethodSetup",
     "create_method",
     "dask_loss",
     "get_method",

@@ -28,15 +28,15 @@ normalisation), both trained with the student (the teacher's *features* are deta
 the contrast against negatives keeps the heads from collapsing). Alignment: none beyond the heads.
 
 Memory banks (buffers, in the checkpoint): ``memory_student``, ``memory_teacher``, each
-``(dataset_size, 128)``, initialised uniform in ``[-1/sqrt(128/3), 1/sqrt(128/3)]`` from ``seed``, updated
+``(num_train, 128)``, initialised uniform in ``[-1/sqrt(128/3), 1/sqrt(128/3)]`` from ``seed``, updated
 after each step with momentum 0.5 (``M_i <- normalise(0.5 M_i + 0.5 v_i)``) at the batch's indices.
 ``Z`` is fixed on the first batch (``N * mean score``), as the reference; it is a buffer too.
 Everything runs on the inputs' device (CPU included); the reference hard-codes CUDA.
 
 Negatives: drawn over the stable indices of the paired training set, **never the sample's own
-index** (the reference's uniform draw may return it). ``k = min(num_negatives, dataset_size - 1)``:
+index** (the reference's uniform draw may return it). ``k = min(num_negatives, num_train - 1)``:
 
-* ``k = dataset_size - 1`` (always on UTD-MHAD: its cross-subject training split has 323
+* ``k = num_train - 1`` (always on UTD-MHAD: its cross-subject training split has 323
   recordings with ``configs/utd-mhad/cpu.yaml``, so k = 322, far below 16384): every other training recording is a negative of every sample,
   in index order, with no randomness at all;
 * otherwise ``k`` distinct indices per sample, uniformly without replacement, from a generator seeded
@@ -47,7 +47,8 @@ instance negatives as in the paper's objective, about 1/C of ours share the anch
 
 Defaults: ``weight = 0.8`` (RepDistiller's ``-b 0.8``, the paper's CRD setting), ``embed_dim = 128``,
 ``num_negatives = 16384``, ``temperature = 0.07``, ``momentum = 0.5`` (all the paper's / reference's).
-Needs ``method.dataset_size`` (set by ``vskd.engine.pipeline.distill``) before ``setup``.
+Needs the training set's size, ``num_train`` of the setup context (:class:`~vskd.losses.registry.MethodSetup`);
+under torchrun the context's collectives all-gather each step's embeddings and average Z over the processes.
 Returns ``{"crd": weight * L_CRD}``.
 """
 
@@ -94,10 +95,11 @@ class CRD(DistillMethod):
         self.k = 0
 
     def build(self, student_shapes, teacher_shapes) -> None:
-        n = getattr(self, "dataset_size", None)
+        n = self.context.num_train
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ConfigError(f"method 'crd' needs dataset_size (the paired training set's length, >= 2) "
-                              f"before setup, got {n!r}")
+            raise ConfigError(f"method 'crd' needs num_train (the paired training set's length, >= 2) "
+                              f"in its setup context, got {n!r}")
+        self.collectives = self.context.collectives
         for side, shapes in (("student", student_shapes), ("teacher", teacher_shapes)):
             if len(shapes["pooled"]) != 1:
                 raise ConfigError(f"method 'crd': {side} feature 'pooled' must be a vector, got student "
@@ -130,7 +132,7 @@ class CRD(DistillMethod):
         index = torch.as_tensor(student_feats["index"]).long().reshape(-1)
         if index.numel() and (int(index.min()) < 0 or int(index.max()) >= self.num_data):
             raise VskdError(f"crd: sample index {int(index.max())} outside the memory bank of "
-                            f"{self.num_data} entries (dataset_size)")
+                            f"{self.num_data} entries (num_train)")
         v_s = F.normalize(self.embed_student(student_feats["pooled"].flatten(1)), dim=1)
         f_t = teacher_feats["pooled"].detach().flatten(1).to(v_s.dtype)
         v_t = F.normalize(self.embed_teacher(f_t), dim=1)
@@ -144,23 +146,19 @@ class CRD(DistillMethod):
             if z_t is None:
                 self.z[1] = float(out["z_teacher"])
             if z_s is None or z_t is None:  # under torchrun: one Z for every rank (their mean)
-                from vskd.engine import dist
-
-                self.z.copy_(torch.tensor(dist.all_reduce_sum(self.z.tolist()), dtype=self.z.dtype) / dist.world())
+                c = self.collectives
+                self.z.copy_(torch.tensor(c.all_reduce_sum(self.z.tolist()), dtype=self.z.dtype) / c.world)
             # under torchrun every rank writes every rank's samples: the banks stay identical
             index, v_s, v_t = self._gathered(index, v_s, v_t)
             self._update(self.memory_student, index, v_s)
             self._update(self.memory_teacher, index, v_t)
         return {"crd": self.weight * out["total"]}
 
-    @staticmethod
-    def _gathered(index: Tensor, v_s: Tensor, v_t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        from vskd.engine import dist
-
-        if not dist.active():
+    def _gathered(self, index: Tensor, v_s: Tensor, v_t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        c = self.collectives
+        if c.world == 1:
             return index, v_s, v_t
-        return (dist.all_gather_cat(index.to(v_s.device)), dist.all_gather_cat(v_s.detach()),
-                dist.all_gather_cat(v_t.detach()))
+        return c.all_gather_cat(index.to(v_s.device)), c.all_gather_cat(v_s.detach()), c.all_gather_cat(v_t.detach())
 
     def _update(self, memory: Tensor, index: Tensor, v: Tensor) -> None:
         idx = index.to(memory.device)

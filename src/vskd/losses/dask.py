@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from vskd.losses.functional import kd_loss, rkd_angle_loss, rkd_distance_loss, semantic_loss
+from vskd.losses.functional import dask_loss, kd_loss
 from vskd.losses.registry import DistillMethod, _check_float, register_method
 
 
@@ -19,8 +19,8 @@ class DASK(DistillMethod):
     full training objective is ``CE + alpha * KD + DASK``; the distiller adds the CE.
 
     * ``L_KD`` = :func:`~vskd.losses.functional.kd_loss` on ``"logits"`` (temperature ``T``);
-    * ``L_D``, ``L_A`` = RKD distance / angle losses on the fc0 embeddings ``"emb"``;
-    * ``L_S`` = :func:`~vskd.losses.functional.semantic_loss` (MSE) on ``"emb"``.
+    * ``L_D``, ``L_A``, ``L_S`` = :func:`~vskd.losses.functional.dask_loss` on the fc0 embeddings
+      ``"emb"`` (RKD distance / angle losses and the semantic MSE): the one implementation of DASK.
 
     Options (defaults from the authors' code): ``alpha=0.01``, ``temperature=4``,
     ``w_distance=1``, ``w_angle=1``, ``w_semantic=1``. A weight of 0 turns its term off (it is
@@ -65,13 +65,10 @@ class DASK(DistillMethod):
         out: dict[str, Tensor] = {}
         if self.alpha:
             out["kd"] = self.alpha * kd_loss(student_feats["logits"], teacher_feats["logits"], self.temperature)
-        s, t = student_feats["emb"], teacher_feats["emb"]
-        if self.w_distance:
-            out["distance"] = self.w_distance * rkd_distance_loss(s, t)
-        if self.w_angle:
-            out["angle"] = self.w_angle * rkd_angle_loss(s, t)
-        if self.w_semantic:
-            out["semantic"] = self.w_semantic * semantic_loss(s, t)
+        weights = {"distance": self.w_distance, "angle": self.w_angle, "semantic": self.w_semantic}
+        terms = dask_loss(student_feats["emb"], teacher_feats["emb"], self.w_distance, self.w_angle, self.w_semantic)
+        # the weighted terms, for logging; their sum is terms["total"] (zero-weight terms are absent)
+        out.update((name, weights[name] * value) for name, value in terms.items() if name != "total")
         return out
 
     def extra_repr(self) -> str:

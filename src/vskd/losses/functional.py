@@ -319,21 +319,25 @@ def dask_loss(
 
     Returns:
         ``{"total", "distance", "angle", "semantic"}``: 0-d tensors; the three terms are
-        **unweighted**, ``total`` is the weighted sum. A term whose weight is 0 is still computed
-        (for logging) but does not enter ``total``.
+        **unweighted**, ``total`` is the weighted sum. A term whose weight is 0 is turned off: it is
+        neither computed nor returned (so ``w_semantic=0`` accepts embeddings of different widths, and
+        ``w_*=0`` costs nothing: the authors' released configuration, whose DASK terms are commented
+        out). This is exactly what the ``dask`` method runs (:mod:`vskd.losses.dask`).
     """
     fn = "dask_loss"
-    w_d = _check_weight(fn, "w_distance", w_distance)
-    w_a = _check_weight(fn, "w_angle", w_angle)
-    w_s = _check_weight(fn, "w_semantic", w_semantic)
-    distance = rkd_distance_loss(student_emb, teacher_emb)
-    angle = rkd_angle_loss(student_emb, teacher_emb)
-    semantic = semantic_loss(student_emb, teacher_emb)
+    weights = {
+        "distance": _check_weight(fn, "w_distance", w_distance),
+        "angle": _check_weight(fn, "w_angle", w_angle),
+        "semantic": _check_weight(fn, "w_semantic", w_semantic),
+    }
+    terms = {"distance": rkd_distance_loss, "angle": rkd_angle_loss, "semantic": semantic_loss}
+    out: dict[str, Tensor] = {}
     total = _zero(student_emb)
-    for w, term in ((w_d, distance), (w_a, angle), (w_s, semantic)):
+    for name, w in weights.items():
         if w != 0:
-            total = total + w * term
-    return {"total": total, "distance": distance, "angle": angle, "semantic": semantic}
+            out[name] = terms[name](student_emb, teacher_emb)
+            total = total + w * out[name]
+    return {"total": total, **out}
 
 
 # ------------------------------------------------------------------------------------------- SP

@@ -19,7 +19,7 @@ Adding a method is one short module::
             super().__init__()
             self.weight = weight
 
-        def build(self, student_shapes, teacher_shapes) -> None:
+        def build(self, student_shapes, teacher_shapes) -> None:   # self.context: the MethodSetup
             (cs, *_), (ct, *_) = student_shapes["feat"], teacher_shapes["feat"]
             self.adapter = torch.nn.Conv2d(cs, ct, 1)   # trainable: optimised with the student
 
@@ -29,22 +29,30 @@ Adding a method is one short module::
 
 Modules register themselves on import; :mod:`vskd.losses` imports the built-in ones (``kd``, ``rkd``,
 ``dask``), so :func:`get_method` and :func:`list_methods` always see them.
+
+The loss layer never imports the engine: what a method may need to know about the run (dataset size,
+classes, the frozen teacher, the device, how the ranks of a distributed run talk) comes in one
+:class:`MethodSetup`, which the distiller builds and hands to :meth:`DistillMethod.setup`.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
+import torch
 from torch import Tensor, nn
 
 from vskd.errors import ConfigError
 
 __all__ = [
+    "Collectives",
     "DistillMethod",
     "LayerPairsMethod",
+    "MethodSetup",
     "Shapes",
     "create_method",
     "get_method",
@@ -55,6 +63,59 @@ __all__ = [
 #: Per-sample feature shapes (without the batch dimension), keyed by feature name,
 #: e.g. ``{"logits": (27,), "emb": (300,)}``.
 Shapes = Mapping[str, Sequence[int]]
+
+
+def _local_sum(values: list[float]) -> list[float]:
+    return list(values)
+
+
+def _local_gather(t: Tensor) -> Tensor:
+    return t
+
+
+@dataclass(frozen=True)
+class Collectives:
+    """How the processes of a run talk, as plain callables (the engine's torchrun helpers under DDP).
+
+    The default is one process: ``all_reduce_sum`` and ``all_gather_cat`` return their input.
+
+    Attributes:
+        world: number of processes (1 without torchrun).
+        all_reduce_sum: element-wise sum of a list of floats over the processes.
+        all_gather_cat: concatenation along dim 0, in rank order, of a tensor of the same shape on every process.
+    """
+
+    world: int = 1
+    all_reduce_sum: Callable[[list[float]], list[float]] = _local_sum
+    all_gather_cat: Callable[[Tensor], Tensor] = _local_gather
+
+
+@dataclass(frozen=True)
+class MethodSetup:
+    """What the distiller tells a method when it is set up (:meth:`DistillMethod.setup`).
+
+    Attributes:
+        student_shapes: per-sample shape (no batch dimension) of every recorded student feature,
+            e.g. ``{"logits": (27,), "emb": (300,)}``.
+        teacher_shapes: the same for the teacher.
+        num_train: length of the paired training set (its stable ``index`` runs over ``0..num_train-1``;
+            CRD's memory banks); None when unknown.
+        num_classes: number of classes; None when unknown.
+        teacher: the frozen teacher model (SimKD copies its classifier); None when only cached teacher
+            outputs are available.
+        student: the student model (read only; its parameters are optimised by the trainer).
+        device: where the method's adapters and buffers live (the student's device).
+        collectives: the processes' all-reduce / all-gather (one process by default).
+    """
+
+    student_shapes: Shapes
+    teacher_shapes: Shapes
+    num_train: int | None = None
+    num_classes: int | None = None
+    teacher: nn.Module | None = None
+    student: nn.Module | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    collectives: Collectives = field(default_factory=Collectives)
 
 
 class DistillMethod(nn.Module):
@@ -71,20 +132,29 @@ class DistillMethod(nn.Module):
        Names used so far: ``"logits"`` ``(B, C)`` and ``"emb"`` ``(B, 300)`` (the fc0 embeddings).
        :attr:`batch_uses` names batch fields the method needs besides features (e.g. ``"index"``
        for CRD, ``"label"``); the distiller adds them to the *student* dict under those names.
-    3. :meth:`setup` is called once by the distiller, before training, with the per-sample feature
-       shapes (no batch dimension) of both models. It checks that every used feature is present,
-       then calls :meth:`build`, where a subclass validates the wiring (raise
+    3. :meth:`setup` is called once by the distiller, before training, with a :class:`MethodSetup`:
+       the per-sample feature shapes (no batch dimension) of both models, and what else the run
+       knows (training-set size, classes, the frozen teacher, device, collectives). It checks that
+       every used feature is present, keeps the context as :attr:`context`, then calls
+       :meth:`build`, where a subclass validates the wiring (raise
        :class:`~vskd.errors.ConfigError` naming both features and shapes, e.g. via
-       :meth:`require_same_shape`) and creates its trainable adapters. A method's parameters are
-       optimised together with the student's, so create them in :meth:`build` (or ``__init__``)
-       and move the method to the student's device after :meth:`setup`.
+       :meth:`require_same_shape`) and creates its trainable adapters (reading ``self.context`` for
+       anything beyond the shapes). A method's parameters are optimised together with the
+       student's, so create them in :meth:`build` (or ``__init__``); the distiller moves the method
+       to the student's device after :meth:`setup`.
     4. :meth:`forward` ``(student_feats, teacher_feats) -> dict[str, Tensor]``: named 0-d loss
        terms, **already weighted**, not including cross-entropy; the distiller sums them. Teacher
        features must not receive gradient (the functional losses detach them). A term whose weight
        is 0 should be left out of the dict rather than computed.
+    5. :meth:`classify` ``(student_feats) -> logits``: the logits the student is trained
+       (cross-entropy) and evaluated with. Default: the student's own ``"logits"``. A method that
+       classifies with its own modules (SimKD: the teacher's head on projected features) overrides it
+       and sets :attr:`classifies` = True: the method is then part of the deployed model.
+    6. :meth:`pretrain` ``(distiller, train_loader, progress)``: a stage run once before the student is
+       distilled (AB, FT, FSP fit their own modules there; not run on resume). Default: nothing.
 
     Class attributes: :attr:`name` (set by :func:`register_method`), :attr:`description` (one
-    line), :attr:`reference` (the paper), :attr:`uses`, :attr:`batch_uses`.
+    line), :attr:`reference` (the paper), :attr:`uses`, :attr:`batch_uses`, :attr:`classifies`.
     """
 
     name: ClassVar[str] = ""
@@ -92,11 +162,14 @@ class DistillMethod(nn.Module):
     reference: ClassVar[str] = ""
     uses: ClassVar[tuple[str, ...]] = ()
     batch_uses: ClassVar[tuple[str, ...]] = ()
+    #: True when :meth:`classify` gives the student's logits through the method's own modules
+    classifies: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
         self.student_shapes: dict[str, tuple[int, ...]] | None = None
         self.teacher_shapes: dict[str, tuple[int, ...]] | None = None
+        self.context: MethodSetup | None = None
 
     @property
     def student_uses(self) -> tuple[str, ...]:
@@ -112,19 +185,19 @@ class DistillMethod(nn.Module):
     def is_setup(self) -> bool:
         return self.student_shapes is not None
 
-    def setup(self, student_shapes: Shapes, teacher_shapes: Shapes) -> None:
+    def setup(self, context: MethodSetup) -> None:
         """Validate the wiring and build adapters; called once by the distiller.
 
         Args:
-            student_shapes: per-sample shape of every recorded student feature, e.g.
-                ``{"logits": (27,), "emb": (300,)}`` (no batch dimension).
-            teacher_shapes: the same for the teacher.
+            context: the feature shapes of both models and what the run knows (:class:`MethodSetup`).
 
         Raises:
-            ConfigError: a used feature is missing, or :meth:`build` rejects the shapes.
+            ConfigError: a used feature is missing, or :meth:`build` rejects the shapes or the context.
         """
-        s = {k: tuple(int(n) for n in v) for k, v in student_shapes.items()}
-        t = {k: tuple(int(n) for n in v) for k, v in teacher_shapes.items()}
+        if not isinstance(context, MethodSetup):
+            raise TypeError(f"{type(self).__name__}.setup expects a MethodSetup, got {type(context).__name__}")
+        s = {k: tuple(int(n) for n in v) for k, v in context.student_shapes.items()}
+        t = {k: tuple(int(n) for n in v) for k, v in context.teacher_shapes.items()}
         for side, needed, have in (("student", self.student_uses, s), ("teacher", self.teacher_uses, t)):
             missing = [f for f in needed if f not in have]
             if missing:
@@ -132,11 +205,35 @@ class DistillMethod(nn.Module):
                     f"method '{self.name or type(self).__name__}' needs {side} feature(s) "
                     f"{', '.join(repr(m) for m in missing)}; recorded: {sorted(have) or 'none'}"
                 )
-        self.build(s, t)
+        self.context = context
+        try:
+            self.build(s, t)
+        except BaseException:
+            self.context = None
+            raise
         self.student_shapes, self.teacher_shapes = s, t
 
     def build(self, student_shapes: dict[str, tuple[int, ...]], teacher_shapes: dict[str, tuple[int, ...]]) -> None:
-        """Override to validate shapes and create trainable adapters (default: nothing)."""
+        """Override to validate shapes and create trainable adapters (default: nothing).
+
+        ``self.context`` (the :class:`MethodSetup`) is set when this runs.
+        """
+
+    def classify(self, student_feats: Mapping[str, Tensor]) -> Tensor:
+        """The student's logits for cross-entropy and evaluation (default: its own ``"logits"``).
+
+        Override together with :attr:`classifies` = True when the method's modules produce them.
+        """
+        return student_feats["logits"]
+
+    def pretrain(self, distiller: Any, train_loader: Iterable[dict], progress: bool = True) -> list[float]:
+        """A stage run once before distillation (default: none; returns the per-epoch mean losses).
+
+        ``distiller`` is the engine's distiller, used through ``distiller.student``,
+        ``distiller.student_features(image)`` and ``distiller.teacher_features(batch)``; the loss
+        layer does not import it.
+        """
+        return []
 
     def require_same_shape(
         self,

@@ -39,9 +39,9 @@ Alignment: channels by the projector; space by the average pool (the target has 
 projector outputs the K segments.
 
 The reused classifier: a frozen copy of the teacher's relation head, owned by the method
-(``classifier``, ``requires_grad=False``, always in eval mode). The distiller computes the
-cross-entropy on ``classify(student_feats) = g^t(P(f^s))`` and :meth:`vskd.engine.distiller.Distiller.predict`
-evaluates with it, so the student's own ``fc1`` is **not** used by a SimKD student. A SimKD student
+(``classifier``, ``requires_grad=False``, always in eval mode), copied in ``build`` from the setup
+context's teacher (:class:`vskd.losses.registry.MethodSetup`). The distiller computes the
+cross-entropy on ``classify(student_feats) = g^t(P(f^s))`` and evaluates with it (``classifies = True``), so the student's own ``fc1`` is **not** used by a SimKD student. A SimKD student
 is the student trunk + projector + copied head: ``Distiller.trainable`` (student + method, with the
 head's weights in the method's ``state_dict``) is the self-contained model.
 
@@ -57,10 +57,10 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from vskd.models.features import teacher_classifier
 from vskd.errors import ConfigError
 from vskd.losses.functional import simkd_loss
 from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.models.features import teacher_classifier
 
 
 @register_method("simkd")
@@ -71,6 +71,7 @@ class SimKD(DistillMethod):
                    "classified by the teacher's frozen relation head (1)")
     reference = "Chen et al., Knowledge Distillation with the Reused Teacher Classifier, CVPR 2022"
     uses = ("layer4",)
+    classifies = True
 
     def __init__(self, weight: float = 1.0, factor: int = 2) -> None:
         super().__init__()
@@ -86,18 +87,16 @@ class SimKD(DistillMethod):
     def teacher_uses(self) -> tuple[str, ...]:
         return ("frame_emb",)
 
-    def attach_teacher(self, teacher: nn.Module) -> None:
-        """Copy the teacher's classifier (frozen); called by the distiller before ``setup``."""
-        self.classifier = teacher_classifier(teacher)
-
     def build(self, student_shapes, teacher_shapes) -> None:
         s, t = student_shapes["layer4"], teacher_shapes["frame_emb"]
         if len(s) != 3 or len(t) != 2:
             raise ConfigError(f"method 'simkd': student feature 'layer4' must be a map (C, H, W) and teacher "
                               f"feature 'frame_emb' segment vectors (K, D); got {s} and {t}")
-        if self.classifier is None:
-            raise ConfigError("method 'simkd' needs the teacher's classifier: build it through the Distiller "
-                              "(which calls attach_teacher) or call attach_teacher(teacher) before setup")
+        teacher = self.context.teacher
+        if teacher is None:
+            raise ConfigError("method 'simkd' needs the teacher model (its classifier), not only a teacher-output "
+                              "cache: the setup context has no teacher")
+        self.classifier = teacher_classifier(teacher)  # a frozen copy of the teacher's relation head
         if (self.classifier.num_segments, self.classifier.in_dim) != tuple(t):
             raise ConfigError(f"method 'simkd': teacher feature 'frame_emb' {t} does not match the teacher "
                               f"classifier's input ({self.classifier.num_segments}, {self.classifier.in_dim})")

@@ -30,10 +30,10 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES
 from vskd.errors import ConfigError
 from vskd.losses.functional import sp_loss
 from vskd.losses.registry import DistillMethod, _check_float, register_method
+from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES
 
 
 def check_feature(method: str, option: str, value: object, table: Mapping[str, str]) -> str:
