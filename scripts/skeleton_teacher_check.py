@@ -21,7 +21,8 @@ from torch import nn
 
 from vskd.data.datasets import load_recordings
 from vskd.data.protocols import make_splits
-from vskd.models.skeleton import SkeletonTeacher, augment_skeleton, prepare_skeleton
+from vskd.data.skeleton import augment_skeleton, prepare_skeleton
+from vskd.models.skeleton import SkeletonTeacher
 from vskd.seed import seed_everything
 
 

@@ -8,10 +8,10 @@ import scipy.io
 import torch
 from torch import nn
 
+from vskd.data.skeleton import HIP_CENTER, SHOULDER_CENTER, augment_skeleton, prepare_skeleton, rotation_about_vertical
 from vskd.errors import ConfigError, DataError
 from vskd.models import FeatureRecorder
-from vskd.models.skeleton import (HIP_CENTER, SHOULDER_CENTER, SkeletonTeacher, augment_skeleton,
-                                  prepare_skeleton, rotation_about_vertical)
+from vskd.models.skeleton import SkeletonTeacher
 
 torch.set_num_threads(1)
 

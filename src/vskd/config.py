@@ -14,6 +14,7 @@ weight decay 1e-5, batch 16, 100 epochs; GAF images of 224 px; KD weight 0.01 at
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from typing import Any
 
 import yaml
 
-from vskd.data.augment import SignalAugment
 from vskd.errors import ConfigError
 
 
@@ -45,6 +45,42 @@ class DataConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Strengths of the student's raw-signal augmentations (``student.input.augment``; the operator is
+    :class:`vskd.data.augment.SignalAugment`, which documents each one); all 0 (``crop`` 1) is off.
+
+    ``--set student.input.augment.rotate=15`` works; :meth:`check` validates it.
+    """
+
+    rotate: float = 0.0  # max rotation angle of each sensor triplet, degrees
+    scale: float = 0.0  # std of the per-channel gain around 1
+    time_warp: float = 0.0  # max relative speed change (0.2: speeds in [0.8, 1.2])
+    warp_knots: int = 4  # speed values along the window (piecewise-linear speed curve)
+    crop: float = 1.0  # smallest fraction of the window a random crop keeps (1: no crop)
+    jitter: float = 0.0  # std of additive white noise, signal units
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` naming the ``student.input.augment`` key that is out of range."""
+        for name in ("rotate", "scale", "time_warp", "jitter"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"config key 'student.input.augment.{name}': expected a number >= 0, got {v!r}")
+        if self.rotate > 180:
+            raise ConfigError(f"config key 'student.input.augment.rotate': expected degrees in 0..180, got {self.rotate!r}")
+        if self.time_warp >= 1:
+            raise ConfigError(f"config key 'student.input.augment.time_warp': expected a fraction in [0, 1), got {self.time_warp!r}")
+        c = self.crop
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c <= 1:
+            raise ConfigError(f"config key 'student.input.augment.crop': expected a fraction in (0, 1], got {c!r}")
+        k = self.warp_knots
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise ConfigError(f"config key 'student.input.augment.warp_knots': expected an integer >= 2, got {k!r}")
+
+
+@dataclass
 class GAFConfig:
     """The student's input: a GAF image of the inertial window (see :mod:`vskd.gaf`)."""
 
@@ -56,7 +92,7 @@ class GAFConfig:
     orientation: str = "standard"  # standard | authors (their GADF is the transpose)
     # training-only augmentation of the raw signal before the GAF (rotate, scale, time_warp, crop,
     # jitter; vskd.data.augment); all off by default, as in the paper
-    augment: SignalAugment = field(default_factory=SignalAugment)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass

@@ -31,51 +31,29 @@ is unchanged unless a config asks for augmentation (``student.input.augment``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from vskd.errors import ConfigError
+from vskd.config import AugmentConfig
 
 __all__ = ["SignalAugment", "rotation_matrix", "time_warp"]
 
 
 @dataclass
-class SignalAugment:
-    """Strengths of the raw-signal augmentations (see the module docstring); all 0 (``crop`` 1) is off.
-
-    It is also the config section ``student.input.augment`` (:class:`vskd.config.GAFConfig`), so
-    ``--set student.input.augment.rotate=15`` works; :meth:`check` validates it.
+class SignalAugment(AugmentConfig):
+    """The raw-signal augmentation (see the module docstring) for the strengths of an
+    :class:`~vskd.config.AugmentConfig` (the config section ``student.input.augment``); all 0
+    (``crop`` 1) is off. ``SignalAugment(rotate=15)`` or :meth:`from_config`.
     """
 
-    rotate: float = 0.0  # max rotation angle of each sensor triplet, degrees
-    scale: float = 0.0  # std of the per-channel gain around 1
-    time_warp: float = 0.0  # max relative speed change (0.2: speeds in [0.8, 1.2])
-    warp_knots: int = 4  # speed values along the window (piecewise-linear speed curve)
-    crop: float = 1.0  # smallest fraction of the window a random crop keeps (1: no crop)
-    jitter: float = 0.0  # std of additive white noise, signal units
-
-    def __post_init__(self) -> None:
-        self.check()
-
-    def check(self) -> None:
-        """Raise :class:`ConfigError` naming the ``student.input.augment`` key that is out of range."""
-        for name in ("rotate", "scale", "time_warp", "jitter"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ConfigError(f"config key 'student.input.augment.{name}': expected a number >= 0, got {v!r}")
-        if self.rotate > 180:
-            raise ConfigError(f"config key 'student.input.augment.rotate': expected degrees in 0..180, got {self.rotate!r}")
-        if self.time_warp >= 1:
-            raise ConfigError(f"config key 'student.input.augment.time_warp': expected a fraction in [0, 1), got {self.time_warp!r}")
-        c = self.crop
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c <= 1:
-            raise ConfigError(f"config key 'student.input.augment.crop': expected a fraction in (0, 1], got {c!r}")
-        k = self.warp_knots
-        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-            raise ConfigError(f"config key 'student.input.augment.warp_knots': expected an integer >= 2, got {k!r}")
+    @classmethod
+    def from_config(cls, options: AugmentConfig) -> "SignalAugment":
+        """The augmentation for the config section's strengths."""
+        return cls(**dataclasses.asdict(options))
 
     @property
     def active(self) -> bool:

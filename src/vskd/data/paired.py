@@ -38,6 +38,7 @@ from vskd.data.augment import SignalAugment
 from vskd.data.cache import ArrayCache
 from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
 from vskd.data.recording import Recording
+from vskd.data.skeleton import augment_skeleton, prepare_skeleton
 from vskd.errors import ConfigError, DataError, VskdError
 
 __all__ = [
@@ -189,7 +190,7 @@ def raw_window(recording: Recording, axes: Sequence[str], length: int | None = N
 @dataclass(frozen=True)
 class SkeletonSpec:
     """The teacher's view for a skeleton teacher: Kinect joints, centred on the hip, scaled by the
-    spine, resampled to ``length`` frames (:func:`vskd.models.skeleton.prepare_skeleton`); in training,
+    spine, resampled to ``length`` frames (:func:`vskd.data.skeleton.prepare_skeleton`); in training,
     a random rotation about the vertical axis and a random scale (``augment``)."""
 
     length: int = 32
@@ -201,8 +202,6 @@ class SkeletonSpec:
 def skeleton_view(recording: Recording, spec: SkeletonSpec, train: bool,
                   rng: np.random.Generator | None) -> torch.Tensor:
     """(length, J, 3) float32 tensor of the recording's skeleton (see :class:`SkeletonSpec`)."""
-    from vskd.models.skeleton import augment_skeleton, prepare_skeleton
-
     try:
         x = prepare_skeleton(recording.load("skeleton"), length=spec.length)
     except VskdError as exc:

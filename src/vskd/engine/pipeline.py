@@ -78,12 +78,13 @@ def clip_spec(cfg: Config):
 
 
 def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False):
+    from vskd.data.augment import SignalAugment
     from vskd.data.paired import PairedDataset
 
+    augment = SignalAugment.from_config(cfg.student.input.augment) if (student and train) else None
     return PairedDataset(recordings, student=gaf_spec(cfg) if student else None,
                          teacher=clip_spec(cfg) if teacher else None, train=train,
-                         cache_dir=cfg.data.cache_dir, seed=cfg.seed,
-                         student_augment=cfg.student.input.augment if (student and train) else None)
+                         cache_dir=cfg.data.cache_dir, seed=cfg.seed, student_augment=augment)
 
 
 def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
