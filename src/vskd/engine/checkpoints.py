@@ -28,6 +28,7 @@ import pickle
 import random
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -91,7 +92,9 @@ def safe_torch_load(path: str | Path, what: str = "vskd checkpoint") -> Any:
     """
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal below says it all
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Weights only load failed" not in text:  # plain pickle garbage
