@@ -46,7 +46,8 @@ def _losses(run: Path) -> list[float]:
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    return {k: v for k, v in ckpt["trainable"].items() if v.is_floating_point() and "running" not in k}
+    return {k: v for k, v in ckpt["trainable"].items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and "running" not in k}
 
 
 # ------------------------------------------------------------------------------ unit
