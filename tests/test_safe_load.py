@@ -31,12 +31,16 @@ class Planted:
 
 
 def _planted_files(tmp_path):
-    """The same hostile payload as a torch file (zip), a protocol-2 pickle and a protocol-5 pickle."""
+    """The same hostile payload as torch files (zip; also inside a NumPy object array) and as protocol-2
+    and protocol-5 pickles."""
     flag = tmp_path / "planted-code-ran"
     payload = {"format": CHECKPOINT_FORMAT, "meta": {"kind": "student", "hook": Planted(flag)},
                "model": {"w": torch.zeros(2)}}
-    files = {"torch": tmp_path / "evil-torch.pt", "pickle2": tmp_path / "evil-p2.pt", "pickle5": tmp_path / "evil-p5.pt"}
+    files = {"torch": tmp_path / "evil-torch.pt", "pickle2": tmp_path / "evil-p2.pt", "pickle5": tmp_path / "evil-p5.pt",
+             "numpy": tmp_path / "evil-numpy.pt"}
     torch.save(payload, files["torch"])
+    # inside a NumPy object array (plain NumPy arrays are accepted, their Python objects are not)
+    torch.save({**payload, "meta": np.array([Planted(flag)], dtype=object)}, files["numpy"])
     files["pickle2"].write_bytes(pickle.dumps(payload, protocol=2))
     files["pickle5"].write_bytes(pickle.dumps(payload, protocol=5))
     assert not flag.exists()
@@ -70,7 +74,7 @@ def test_a_planted_checkpoint_is_refused_in_one_line_and_runs_nothing(cmd, tmp_p
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1, (kind, err)
         assert str(path) in err, err
-        if not (cmd == "stream" and kind != "torch"):  # stream reads a non-zip file as ONNX, and refuses that
+        if not (cmd == "stream" and kind.startswith("pickle")):  # stream reads a non-zip file as ONNX, and refuses that
             assert "not a safe vskd checkpoint" in err and "loads weights only" in err, err
 
 
@@ -239,6 +243,24 @@ def test_divergence_in_the_first_epoch_writes_no_checkpoint(tmp_path):
 
 
 # ----------------------------------------------------------------------------- exact resume
+
+def test_last_pt_from_before_tensor_rng_states_still_resumes(tmp_path):
+    """last.pt files written before this change hold NumPy's RNG state as NumPy's tuple (an ndarray)."""
+    import random
+
+    tr, _, tl, vl = make(tmp_path, 1)
+    tr.fit(tl, vl)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    np.random.seed(7)
+    ckpt["rng"]["numpy"] = np.random.get_state()
+    ckpt["rng"]["python"] = random.getstate()
+    expected = np.random.rand(2).tolist()
+    torch.save(ckpt, tmp_path / "last.pt")
+    again, _, tl, vl = make(tmp_path, 2)
+    again.on_epoch_start = lambda e: (tl.sampler.set_epoch(e), seen.append(np.random.rand(2).tolist()))
+    seen = []
+    assert len(again.fit(tl, vl, resume=True).history) == 2 and seen == [expected]
+
 
 def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
     import random

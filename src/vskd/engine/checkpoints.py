@@ -79,6 +79,13 @@ def _is_write_error(exc: RuntimeError) -> bool:
 
 # ----------------------------------------------------------------------------- reading
 
+#: NumPy arrays of plain data (what last.pt held before RNG states were tensors): rebuilding one runs no
+#: code, and an object array's elements still go through the weights-only unpickler (and are refused)
+_NUMPY_DATA = [np.ndarray, np.dtype, (np._core if hasattr(np, "_core") else np.core).multiarray._reconstruct,
+               *(type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                             np.uint32, np.uint64, np.float16, np.float32, np.float64))]
+
+
 class UnsafeFileError(VskdError):
     """A torch file that ``weights_only`` loading refuses (it holds more than tensors and plain values)."""
 
@@ -92,8 +99,8 @@ def safe_torch_load(path: str | Path, what: str = "vskd checkpoint") -> Any:
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal below says it all
-            warnings.simplefilter("ignore", UserWarning)
+        with warnings.catch_warnings(), torch.serialization.safe_globals(_NUMPY_DATA):
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "Detected pickle protocol 4": the refusal says it all
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
@@ -216,8 +223,11 @@ def set_rng_state(state: dict) -> None:
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(internal), gauss_next))
     npst = state["numpy"]
-    np.random.set_state((npst["bit_generator"], np.asarray(npst["key"]).astype(np.uint32), npst["pos"],
-                         npst["has_gauss"], npst["gauss"]))
+    if isinstance(npst, (tuple, list)):  # NumPy's own tuple (last.pt written before vskd stored a tensor)
+        np.random.set_state(tuple(npst))
+    else:
+        np.random.set_state((npst["bit_generator"], np.asarray(npst["key"]).astype(np.uint32), npst["pos"],
+                             npst["has_gauss"], npst["gauss"]))
     torch.set_rng_state(state["torch"])
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available():
