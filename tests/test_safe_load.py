@@ -354,3 +354,42 @@ def test_a_resumed_crd_run_draws_the_negatives_of_an_uninterrupted_one(tmp_path,
     monkeypatch.setattr(CRD, "set_extra_state", lambda self, state: None)
     control, _ = _crd_run(tmp_path / "ctl", 4, resume=True)
     assert [h["train_crd"] for h in control.history[2:]] != [h["train_crd"] for h in full.history[2:]]
+
+
+def _teacher_checkpoint(tmp_path, classes=4):
+    """A real (untrained) video-teacher best.pt on the tiny synthetic preset (test_e2e's teacher), as
+    train-teacher writes it."""
+    from vskd.config import apply_overrides, config_from_dict
+    from vskd.engine.pipeline import _meta, build_teacher
+
+    from test_e2e import TINY
+
+    cfg = config_from_dict(apply_overrides({}, [o for o in TINY if o.startswith(("data.", "teacher."))]
+                                           + [f"data.cache_dir={tmp_path / 'cache'}"]))
+    cfg.teacher.pretrained = None
+    torch.manual_seed(0)
+    ckpt = {"format": CHECKPOINT_FORMAT, "epoch": 0, "model": build_teacher(cfg, classes).state_dict(),
+            "history": [], "best": {"epoch": 0, "accuracy": 0.5, "macro_f1": 0.5},
+            "meta": _meta(cfg, "teacher", [f"c{i}" for i in range(classes)])}
+    atomic_save(ckpt, tmp_path / "teacher.pt")
+    return tmp_path / "teacher.pt", ckpt
+
+
+@pytest.mark.slow  # renders the tiny synthetic videos for one evaluation (about 10 s on an idle CPU)
+def test_teacher_checkpoints_are_validated_for_evaluate_and_distill(tmp_path, capsys):
+    import json
+
+    path, ckpt = _teacher_checkpoint(tmp_path)
+    assert main(["evaluate", str(path), "--out", str(tmp_path / "eval")]) == 0
+    assert 0.0 <= json.loads((tmp_path / "eval" / "eval_test.json").read_text())["accuracy"] <= 1.0
+    with pytest.raises(VskdError, match="trained for 4 classes, but the dataset has 5"):
+        load_teacher(path, num_classes=5)
+    for name in ("nan", "missing-weight"):
+        change = TAMPERED[name][0] if name == "nan" else (lambda c: c["model"].pop(next(iter(c["model"]))))
+        bad = _tampered(tmp_path, ckpt, name, change)
+        for cmd in ("evaluate", "distill"):
+            capsys.readouterr()
+            assert main(_command(cmd, bad, tmp_path)) == 2
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and str(bad) in err, err
+            assert ("non-finite weights" if name == "nan" else "1 missing") in err, err
