@@ -4,6 +4,7 @@ resume of RNG states and of CRD's negative sampling (issue 17 items 1 and 6, iss
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -168,6 +169,7 @@ def test_validator_names_the_checkpoint_and_what_is_wrong(tmp_path):
     path, ckpt = _student_checkpoint(tmp_path)
     student, meta, _ = load_student(path)
     assert meta["num_classes"] == 4 and not student.training
+    assert validate_checkpoint(ckpt, path, student) == ckpt["meta"]
     for name, (change, message) in TAMPERED.items():
         bad = _tampered(tmp_path, ckpt, name, change)
         with pytest.raises(VskdError, match=message) as info:
@@ -186,7 +188,7 @@ def test_commands_refuse_tampered_checkpoints_in_one_line(cmd, name, tmp_path, c
     assert main(_command(cmd, bad, tmp_path)) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err, err
-    assert validate_checkpoint is not None and __import__("re").search(message, err), err
+    assert re.search(message, err), err
 
 
 # ----------------------------------------------------------------------------- divergence

@@ -12,7 +12,8 @@ A vskd checkpoint is a ``torch.save`` file of a plain dict (``format`` = :data:`
 Python values (dicts, lists, tuples, str, numbers, None) are rebuilt, so a file that would run code
 when unpickled (a ``__reduce__`` planted in it) is refused with one line and nothing of it runs. That
 is why everything vskd stores is a tensor or a plain value (NumPy's RNG key as an int64 tensor, not
-an ``ndarray``).
+an ``ndarray``); plain-data NumPy arrays are still accepted, so a ``last.pt`` written before that
+change resumes.
 
 **Validation.** :func:`validate_checkpoint` checks a loaded checkpoint before use: its ``meta``, a
 ``model`` state dict of tensors that are all finite, and (given the model rebuilt from ``meta``) the
