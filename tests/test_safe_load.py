@@ -350,6 +350,15 @@ def test_a_resumed_crd_run_draws_the_negatives_of_an_uninterrupted_one(tmp_path,
     for (k, a), b in zip(m_full.state_dict().items(), m_resumed.state_dict().values()):
         if isinstance(a, torch.Tensor):
             assert torch.equal(a, b), k
+    # a last.pt from before CRD saved its generator still resumes; other missing weights do not
+    old = load_checkpoint(tmp_path / "ctl" / "last.pt")
+    del old["trainable"]["method._extra_state"]
+    atomic_save(old, tmp_path / "old" / "last.pt")
+    assert len(_crd_run(tmp_path / "old", 3, resume=True)[0].history) == 3
+    del old["trainable"]["head.bias"]
+    atomic_save(old, tmp_path / "old" / "last.pt")
+    with pytest.raises(VskdError, match="different model .*missing 'head.bias'"):
+        _crd_run(tmp_path / "old", 3, resume=True)
     # control: resumed without the generator's state, the negatives (and so the losses) differ
     from vskd.losses.crd import CRD
 

@@ -166,8 +166,12 @@ class Trainer:
         names, bad, _ = nonfinite_entries(ckpt["trainable"])
         if bad:
             raise VskdError(f"cannot resume from {path}: {bad} of its weights are NaN/Inf (e.g. '{names[0]}')")
-        try:
-            self.trainable.load_state_dict(ckpt["trainable"])
+        try:  # a module's extra state (e.g. CRD's generator) may be absent from a last.pt older than it
+            result = self.trainable.load_state_dict(ckpt["trainable"], strict=False)
+            wrong = [f"missing '{k}'" for k in result.missing_keys if not k.endswith("_extra_state")]
+            wrong += [f"unexpected '{k}'" for k in result.unexpected_keys]
+            if wrong:
+                raise RuntimeError(f"{len(wrong)} entries do not fit, e.g. {wrong[0]}")
         except RuntimeError as exc:
             raise VskdError(f"cannot resume from {path}: it was written for a different model "
                             f"({str(exc).splitlines()[0][:120]})") from None
