@@ -63,7 +63,8 @@ def _module_bytes(m: torch.nn.Module) -> int:
 
 def bench_teacher(path: Path, split: str, limit: int | None, data_root: str | None, n: int, warmup: int) -> dict:
     from vskd.config import config_from_dict
-    from vskd.engine.pipeline import load_data, load_teacher, paired
+    from vskd.engine.checkpoints import load_teacher
+    from vskd.engine.pipeline import load_data, paired
 
     teacher, meta = load_teacher(path)
     cfg = config_from_dict(meta["config"])

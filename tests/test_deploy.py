@@ -67,7 +67,7 @@ def test_onnx_round_trip_matches_torch_on_other_lengths_and_batches(ckpt, export
 
 def test_onnx_carries_metadata_and_the_report_lists_every_format(ckpt, exported):
     rep, out = exported
-    meta = torch.load(ckpt, weights_only=False)["meta"]
+    meta = torch.load(ckpt, weights_only=True)["meta"]
     info = load_predictor(out / "student.onnx").info
     assert info.class_names == meta["class_names"] and info.num_classes == 4
     assert info.axes == ["acc_x", "acc_y", "acc_z"] and info.rate_hz == 50.0
@@ -143,7 +143,7 @@ def test_wrong_model_files_raise_clear_errors(ckpt, tmp_path):
     with pytest.raises(VskdError, match="without vskd metadata"):
         load_predictor(foreign)
     # a teacher checkpoint is not a student
-    state = torch.load(ckpt, weights_only=False)
+    state = torch.load(ckpt, weights_only=True)
     state["meta"]["kind"] = "teacher"
     teacher = tmp_path / "teacher.pt"
     torch.save(state, teacher)

@@ -45,8 +45,9 @@ def _losses(run: Path) -> list[float]:
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
-    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
-    return {k: v for k, v in ckpt["trainable"].items() if v.is_floating_point() and "running" not in k}
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    return {k: v for k, v in ckpt["trainable"].items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and "running" not in k}
 
 
 # ------------------------------------------------------------------------------ unit
@@ -109,7 +110,7 @@ def test_crd_under_torchrun(tiny):
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((run / "results.json").read_text())
     assert res["world_size"] == 2 and res["method"] == "crd"
-    bank = torch.load(run / "last.pt", map_location="cpu", weights_only=False)["trainable"]["method.memory_student"]
+    bank = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["trainable"]["method.memory_student"]
     assert torch.isfinite(bank).all() and bool((bank.norm(dim=1) > 0.99).all())  # unit rows, no NaN
 
 

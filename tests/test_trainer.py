@@ -8,7 +8,8 @@ from torch.utils.data import DataLoader
 
 from vskd.engine.evaluate import classification_metrics, predict
 from vskd.engine.trainer import EpochShuffleSampler
-from vskd.engine.trainer import Trainer, atomic_save, load_checkpoint
+from vskd.engine.checkpoints import atomic_save, load_checkpoint
+from vskd.engine.trainer import Trainer
 from vskd.errors import VskdError
 
 
@@ -125,7 +126,7 @@ def test_metrics():
 
 
 def test_atomic_save_failure_is_one_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch):
-    from vskd.engine import trainer as trainer_mod
+    from vskd.engine import checkpoints as trainer_mod
 
     target = tmp_path / "last.pt"
     trainer_mod.atomic_save({"a": 1}, target)

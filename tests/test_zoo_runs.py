@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader
 from vskd.cli import main
 from vskd.config import load_config
 from vskd.engine.distiller import Distiller
-from vskd.engine.pipeline import build_student, load_data, load_teacher, paired
+from vskd.engine.checkpoints import load_teacher
+from vskd.engine.pipeline import build_student, load_data, paired
 from vskd.errors import ConfigError
 from vskd.losses import create_method, get_method, list_methods
 

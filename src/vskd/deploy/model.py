@@ -155,7 +155,8 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
     up to one second of samples). Raises :class:`~vskd.errors.VskdError` for a teacher checkpoint, a
     method-classifier student (SimKD) or a file that is not a vskd checkpoint.
     """
-    from vskd.engine.pipeline import gaf_spec, load_student
+    from vskd.engine.checkpoints import load_student
+    from vskd.engine.pipeline import gaf_spec
 
     student, meta, cfg = load_student(path, "vskd export/stream")
     spec = gaf_spec(cfg)

@@ -221,17 +221,22 @@ class TeacherCache:
         return cls(out)
 
     def save(self, path: str | Path) -> None:
-        from vskd.engine.trainer import atomic_save
+        from vskd.engine.checkpoints import atomic_save
 
         atomic_save({"features": self.features}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "TeacherCache":
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-            return cls(data["features"])
-        except Exception as exc:
-            raise VskdError(f"teacher cache {path} is unreadable ({exc.__class__.__name__}); delete it to rebuild") from None
+        """Read a cache file written by :meth:`save`, weights only (a file holding Python objects is
+        refused without running them); any problem is a :class:`VskdError` (the caller rebuilds)."""
+        from vskd.engine.checkpoints import safe_torch_load
+
+        data = safe_torch_load(path, "teacher cache")
+        features = data.get("features") if isinstance(data, dict) else None
+        if not isinstance(features, dict) or not features or not all(
+                isinstance(v, torch.Tensor) for v in features.values()):
+            raise VskdError(f"teacher cache {path} holds no feature tensors; delete it to rebuild")
+        return cls(features)
 
 
 def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:

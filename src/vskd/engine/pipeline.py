@@ -30,7 +30,8 @@ from vskd.engine import dist
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.pairing import ReassignedCache
 from vskd.engine.evaluate import classification_metrics, predict, write_report
-from vskd.engine.trainer import EpochShuffleSampler, Trainer, load_checkpoint
+from vskd.engine.checkpoints import load_checkpoint, load_student, load_teacher, validate_checkpoint
+from vskd.engine.trainer import EpochShuffleSampler, Trainer
 from vskd.errors import ConfigError, VskdError
 from vskd.seed import seed_everything
 
@@ -274,46 +275,6 @@ def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progre
                              resume, progress)
 
 
-def load_teacher(path: str | Path, num_classes: int | None = None) -> tuple[nn.Module, dict]:
-    """Rebuild a trained teacher from its checkpoint (architecture from the config saved inside)."""
-    ckpt = load_checkpoint(path)
-    meta = ckpt.get("meta", {})
-    if meta.get("kind") != "teacher":
-        raise VskdError(f"{path} is a '{meta.get('kind')}' checkpoint, expected a teacher (from vskd train-teacher)")
-    if num_classes is not None and meta.get("num_classes") != num_classes:
-        raise VskdError(f"teacher checkpoint {path} was trained for {meta.get('num_classes')} classes, "
-                        f"but the dataset has {num_classes}")
-    tcfg = config_from_dict(meta["config"])
-    tcfg.teacher.pretrained = None  # weights come from the checkpoint
-    teacher = build_teacher(tcfg, meta["num_classes"])
-    teacher.load_state_dict(ckpt["model"])
-    teacher.eval()
-    return teacher, meta
-
-
-def load_student(path: str | Path, purpose: str = "this command") -> tuple[nn.Module, dict, Config]:
-    """Rebuild a trained student (eval mode) from its checkpoint: ``(student, meta, config)``.
-
-    Refuses a teacher checkpoint and a student whose logits come from its method's own head (SimKD),
-    naming ``purpose`` (e.g. "vskd export") in the one-line error.
-    """
-    ckpt = load_checkpoint(path)
-    meta = ckpt.get("meta", {})
-    if meta.get("kind") != "student":
-        raise VskdError(f"{path} is a '{meta.get('kind')}' checkpoint; {purpose} needs a student "
-                        f"(best.pt of vskd train-student or vskd distill)")
-    cfg = config_from_dict(meta["config"])
-    if meta.get("method_classifies"):
-        raise VskdError(f"{path} is a {cfg.distill.method} student whose logits come from the method's own "
-                        f"classifier; {purpose} cannot rebuild that classifier (its test figures are in "
-                        f"results.json beside it)")
-    cfg.student.pretrained = None  # weights come from the checkpoint
-    student = build_student(cfg, meta["num_classes"])
-    student.load_state_dict(ckpt["model"])
-    student.eval()
-    return student, meta, cfg
-
-
 def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordings, names_needed,
                    progress: bool) -> TeacherCache:
     from vskd.data.cache import default_cache_dir
@@ -424,8 +385,7 @@ def method_options(cfg: Config) -> dict:
 def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,
                         data_root: str | None = None) -> dict:
     """Evaluate a student or teacher checkpoint on a split of the dataset it was trained on."""
-    ckpt = load_checkpoint(path)
-    meta = ckpt.get("meta", {})
+    meta = validate_checkpoint(load_checkpoint(path), path)
     cfg = config_from_dict(meta["config"])
     if data_root:
         cfg.data.root = data_root
@@ -435,9 +395,7 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Pa
     recs = getattr(splits, split)
     kind = meta.get("kind")
     if kind == "teacher":
-        model = build_teacher(cfg, meta["num_classes"])
-        model.load_state_dict(ckpt["model"])
-        model.eval()
+        model = load_teacher(path)[0]
         ds = paired(cfg, recs, train=False, student=False, teacher=True)
         key = "teacher"
     else:

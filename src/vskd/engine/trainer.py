@@ -7,7 +7,10 @@ loader into metrics (``{"accuracy": ..., "macro_f1": ...}``). Per epoch it train
 *validation* split, logs (progress bar, ``metrics.csv``, TensorBoard) and writes two checkpoints
 atomically: ``last.pt`` (everything needed to resume: weights, optimizer, scheduler, RNG states,
 history) and ``best.pt`` (best validation accuracy, ties to the earlier epoch; the exported model, meta
-and history only). The test split is
+and history only); both are written by :mod:`vskd.engine.checkpoints`. A non-finite loss, or NaN/Inf
+in the weights after an epoch, stops training with a :class:`~vskd.errors.VskdError` naming the epoch
+before anything is saved: ``best.pt`` and ``last.pt`` keep the last good epoch, so ``--resume`` (with a
+lower learning rate) continues from it. The test split is
 never looked at here: the caller evaluates ``best.pt`` on it once training has ended.
 """
 
@@ -16,8 +19,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import random
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -27,62 +28,9 @@ import torch
 from torch import nn
 from torch.utils.data import Sampler
 
+from vskd.engine.checkpoints import (BEST_KEYS, CHECKPOINT_FORMAT, atomic_save, load_checkpoint,
+                                     nonfinite_entries, rng_state, set_rng_state)
 from vskd.errors import VskdError
-
-CHECKPOINT_FORMAT = "vskd-checkpoint-v1"
-#: what ``best.pt`` keeps (``last.pt`` has everything, for resuming: also weights of the adapters,
-#: optimizer, scheduler and RNG states)
-BEST_KEYS = ("format", "epoch", "model", "history", "best", "meta")
-
-
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace``: never a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        # disk full, permissions, ... (torch's zip writer reports a short write as a RuntimeError)
-        if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _is_write_error(exc)):
-            raise VskdError(f"could not write {path} ({exc.__class__.__name__}: {str(exc)[:100]}); "
-                            f"is the disk full? the previous {path.name} is untouched") from None
-        raise
-
-
-def _is_write_error(exc: RuntimeError) -> bool:
-    text = str(exc)
-    return any(k in text for k in ("unexpected pos", "file write failed", "inline_container", "No space left"))
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Load a vskd checkpoint; a missing, truncated or foreign file raises a clear VskdError."""
-    path = Path(path)
-    if not path.is_file():
-        raise VskdError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated zip, pickle garbage, ...
-        raise VskdError(f"checkpoint {path} is unreadable or truncated ({exc.__class__.__name__}: {str(exc)[:80]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise VskdError(f"{path} is not a vskd checkpoint (expected format '{CHECKPOINT_FORMAT}')")
-    return ckpt
-
-
-def rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -210,17 +158,42 @@ class Trainer:
         }
 
     def _resume(self) -> tuple[int, list[dict], dict]:
-        ckpt = load_checkpoint(self.run_dir / "last.pt")
-        try:
-            self.trainable.load_state_dict(ckpt["trainable"])
+        path = self.run_dir / "last.pt"
+        ckpt = load_checkpoint(path)
+        missing = [k for k in ("trainable", "optimizer", "rng", "epoch", "history", "best") if k not in ckpt]
+        if missing:
+            raise VskdError(f"cannot resume from {path}: it lacks {', '.join(missing)} (not a last.pt of vskd)")
+        names, bad, _ = nonfinite_entries(ckpt["trainable"])
+        if bad:
+            raise VskdError(f"cannot resume from {path}: {bad} of its weights are NaN/Inf (e.g. '{names[0]}')")
+        try:  # a module's extra state (e.g. CRD's generator) may be absent from a last.pt older than it
+            result = self.trainable.load_state_dict(ckpt["trainable"], strict=False)
+            wrong = [f"missing '{k}'" for k in result.missing_keys if not k.endswith("_extra_state")]
+            wrong += [f"unexpected '{k}'" for k in result.unexpected_keys]
+            if wrong:
+                raise RuntimeError(f"{len(wrong)} entries do not fit, e.g. {wrong[0]}")
         except RuntimeError as exc:
-            raise VskdError(f"cannot resume from {self.run_dir / 'last.pt'}: it was written for a different model "
+            raise VskdError(f"cannot resume from {path}: it was written for a different model "
                             f"({str(exc).splitlines()[0][:120]})") from None
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         return ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
+
+    def _kept(self) -> str:
+        """What a stopped run leaves behind (for the divergence messages)."""
+        if (self.run_dir / "last.pt").exists():
+            return f"{self.run_dir / 'best.pt'} and last.pt keep the last good epoch (--resume continues from it)"
+        return "no checkpoint was written"
+
+    def _check_finite(self, epoch: int) -> None:
+        """Stop before anything is saved when an epoch's updates left NaN/Inf in the trained weights."""
+        names, bad, total = nonfinite_entries(self.trainable.state_dict())
+        if bad:
+            raise VskdError(f"training diverged at epoch {epoch + 1}: {bad} of {total} weights are NaN/Inf after "
+                            f"its updates (e.g. '{names[0]}'); {self._kept()}; lower the learning rate "
+                            f"(train.lr) or clip gradients (train.grad_clip)")
 
     # ------------------------------------------------------------------ loop
     def fit(self, train_loader: Iterable, val_loader: Iterable, resume: bool = False) -> TrainResult:
@@ -252,8 +225,10 @@ class Trainer:
                     losses = self.step(part)
                     loss = losses["loss"]
                     if not torch.isfinite(loss):
+                        terms = {k: float(v.detach()) for k, v in losses.items()}
                         raise VskdError(f"training diverged at epoch {epoch + 1}: the loss is {loss.item()} "
-                                        f"(terms: { {k: float(v.detach()) for k, v in losses.items()} }); lower the learning rate")
+                                        f"(terms: {terms}); {self._kept()}; lower the learning rate "
+                                        f"(train.lr) or clip gradients (train.grad_clip)")
                     (loss / len(micro)).backward()
                     n = len(part["label"])
                     count += n
@@ -263,6 +238,7 @@ class Trainer:
                     nn.utils.clip_grad_norm_(self.trainable.parameters(), self.grad_clip)
                 self.optimizer.step()
                 bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
+            self._check_finite(epoch)
             if dist.active():  # the epoch's mean losses over every rank's samples
                 keys = sorted(sums)
                 reduced = dist.all_reduce_sum([float(count), *(sums[k] for k in keys)])

@@ -40,7 +40,8 @@ index** (the reference's uniform draw may return it). ``k = min(num_negatives, n
   recordings with ``configs/utd-mhad/cpu.yaml``, so k = 322, far below 16384): every other training recording is a negative of every sample,
   in index order, with no randomness at all;
 * otherwise ``k`` distinct indices per sample, uniformly without replacement, from a generator seeded
-  with ``seed`` (deterministic given the seed and the order of batches).
+  with ``seed`` (deterministic given the seed and the order of batches); its state is the module's
+  extra state (``get_extra_state``), saved in ``last.pt`` and restored by ``--resume``.
 
 The reference (CIFAR) additionally draws negatives from other *classes* only (``mode='exact'``); with
 instance negatives as in the paper's objective, about 1/C of ours share the anchor's class.
@@ -114,6 +115,18 @@ class CRD(DistillMethod):
             self.register_buffer(name, torch.rand(n, self.embed_dim, generator=gen).mul_(2 * stdv).sub_(stdv))
         self.register_buffer("z", torch.full((2,), -1.0, dtype=torch.float64))  # (Z_student, Z_teacher)
         self.generator = torch.Generator().manual_seed(self.seed + 1)
+
+    def get_extra_state(self) -> dict:
+        """The negative-sampling generator's state (a uint8 tensor) travels in the state dict, hence in
+        ``last.pt``: a resumed run draws the negatives an uninterrupted one draws."""
+        gen = getattr(self, "generator", None)
+        return {"generator": gen.get_state()} if gen is not None else {}
+
+    def set_extra_state(self, state: dict) -> None:
+        if isinstance(state, dict) and isinstance(state.get("generator"), Tensor):
+            if getattr(self, "generator", None) is None:
+                self.generator = torch.Generator()
+            self.generator.set_state(state["generator"])
 
     def negatives(self, index: Tensor) -> Tensor:
         """``(B, k)`` negative indices for the positives ``index`` ``(B,)``, never the positive itself."""
