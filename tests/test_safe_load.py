@@ -296,13 +296,13 @@ class _CRDToy(nn.Module):
     def __init__(self, n):
         super().__init__()
         from vskd.losses.crd import CRD
+        from vskd.losses.registry import MethodSetup
 
         torch.manual_seed(0)
         self.student = nn.Linear(4, 6)
         self.head = nn.Linear(6, 2)
         self.method = CRD(embed_dim=8, num_negatives=5, seed=3)
-        self.method.dataset_size = n
-        self.method.build({"pooled": (6,)}, {"pooled": (5,)})
+        self.method.setup(MethodSetup({"pooled": (6,)}, {"pooled": (5,)}, num_train=n))
         self.teacher = torch.randn(n, 5, generator=torch.Generator().manual_seed(1))
 
 
