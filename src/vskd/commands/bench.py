@@ -19,7 +19,12 @@ def add_parser(sub) -> None:
     p.add_argument("--summarise", action="store_true", help="only write the summary of finished runs")
     p.add_argument("--progress", action="store_true", help="per-epoch progress of each run")
     p.add_argument("--jobs", type=int, default=1,
-                   help="runs at once, in worker processes sharing the CPU cores")
+                   help="runs at once, in worker processes sharing the CPU cores (with --executor ray: "
+                        "each task gets cores // N CPUs)")
+    p.add_argument("--executor", default="process", choices=["process", "ray"],
+                   help="process: this process or --jobs worker processes (default); ray: one Ray task per "
+                        "(run, seed), needs vskd[ray]")
+    p.add_argument("--address", help="with --executor ray: the Ray cluster to join (default: a local Ray)")
     p.set_defaults(func=_run)
 
 
@@ -33,6 +38,12 @@ def _run(args) -> int:
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address is for --executor ray (the Ray cluster to join)")
+    if args.executor == "ray" and not args.summarise:
+        from vskd.engine.bench.executors import import_ray
+
+        import_ray()  # Ray missing: one line now, before any run
     path = Path(args.dataset)
     if not path.is_file():
         path = BENCH_DIR / f"{args.dataset}-{args.preset}.yaml"
@@ -40,7 +51,8 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
     bench = Bench(spec, out, extra_set=args.overrides, only=args.only, progress=args.progress)
     t0 = time.time()
-    summary = bench.summary() if args.summarise else bench.run(jobs=args.jobs)
+    summary = bench.summary() if args.summarise else bench.run(jobs=args.jobs, executor=args.executor,
+                                                                 address=args.address)
     command = "vskd " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("vskd") else \
         f"vskd bench {args.dataset} --preset {args.preset}"
     if args.summarise:  # keep the command that trained the runs, not this summary call

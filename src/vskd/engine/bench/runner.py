@@ -1,0 +1,188 @@
+"""The benchmark runner: a :class:`~vskd.engine.bench.spec.BenchSpec` planned into steps, each step run
+(by an executor of :mod:`vskd.engine.bench.executors`) and the finished runs summarised.
+
+Each run is ``seed<s>/<id>`` under the output folder, trained by the same functions as the CLI
+(:mod:`vskd.engine.pipeline`; a peer run by :func:`vskd.engine.peers.run_peer`). A run with
+``results.json`` is finished and reused; a run with only ``last.pt`` is resumed; so an interrupted
+benchmark continues where it stopped. Model selection is always on the validation split; the test
+split is read once per run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+
+from vskd.config import load_config
+from vskd.engine.bench.spec import BenchSpec, RunSpec
+from vskd.engine.bench.stats import describe, paired_difference
+from vskd.errors import VskdError
+
+__all__ = ["Bench"]
+
+
+class Bench:
+    """Runs a :class:`BenchSpec` into ``out`` and summarises it."""
+
+    def __init__(self, spec: BenchSpec, out: str | Path, extra_set: list[str] | None = None,
+                 only: list[str] | None = None, progress: bool = False):
+        self.spec = spec
+        self.out = Path(out)
+        self.extra = list(extra_set or [])
+        self.only = only
+        self.progress = progress
+
+    def config(self, seed: int, overrides: list[str]):
+        return load_config(self.spec.base, [*self.spec.set, *self.extra, f"seed={seed}", *overrides])
+
+    def teacher_dir(self, seed: int, name: str) -> Path:
+        return self.out / f"seed{seed}" / f"teacher-{name}"
+
+    def plan(self) -> list[tuple[int, str, object]]:
+        """(seed, kind, spec) in execution order: the teachers the runs need (every seed), then the runs,
+        run-major (all seeds of the first run, then the next), so a benchmark stopped early has complete
+        rows rather than one seed of everything."""
+        steps: list[tuple[int, str, object]] = []
+        runs = [r for r in self.spec.runs if not self.only or r.id in self.only]
+        needed = {r.teacher or self.spec.main_teacher for r in runs if r.job == "distill"}
+        for name in self.spec.teachers:
+            if name in needed or not self.only:
+                steps += [(seed, "teacher", name) for seed in self.spec.seeds]
+        for r in runs:
+            steps += [(seed, "run", r) for seed in self.spec.seeds]
+        return steps
+
+    def teacher_of(self, seed: int, item) -> Path | None:
+        """The teacher folder a step waits for (a distillation run), else None."""
+        if not isinstance(item, RunSpec) or item.job != "distill":
+            return None
+        return self.teacher_dir(seed, item.teacher or self.spec.main_teacher)
+
+    def run_dir(self, seed: int, kind: str, item) -> Path:
+        return self.teacher_dir(seed, item) if kind == "teacher" else self.out / f"seed{seed}" / item.id
+
+    def pending(self) -> list[tuple[int, str, object]]:
+        """The planned steps not finished yet (no ``results.json``): what every executor runs."""
+        return [s for s in self.plan() if not (self.run_dir(*s) / "results.json").exists()]
+
+    def run(self, jobs: int = 1, executor: str = "process", address: str | None = None) -> dict:
+        """Run every unfinished step and return the summary.
+
+        ``executor="process"`` (default): in this process, or with ``jobs`` > 1 that many steps at once
+        in worker processes (each with ``cores // jobs`` torch threads), a distillation run starting
+        once its teacher is done. ``executor="ray"``: every step a Ray task (local Ray, or the cluster
+        at ``address``) with ``cores // jobs`` CPUs, a distillation task waiting for its teacher's task.
+        """
+        from vskd.engine.bench import executors
+
+        steps = self.pending()
+        t0 = time.time()
+        if executor == "ray":
+            executors.run_ray(self, steps, t0, threads=max(1, executors.cpu_count() // max(1, jobs)),
+                              address=address)
+        elif executor == "process":
+            if jobs <= 1:
+                executors.run_serial(self, steps, t0)
+            else:
+                executors.run_pool(self, steps, t0, jobs)
+        else:
+            raise VskdError(f"unknown executor '{executor}' (valid: process, ray)")
+        return self.summary()
+
+    def execute(self, k: int, n: int, seed: int, kind: str, item, t0: float) -> None:
+        """Train one step (teacher or run) unless finished; a failure is written to ``failed.txt``."""
+        from vskd.engine import pipeline
+
+        run_dir = self.run_dir(seed, kind, item)
+        if kind == "teacher":
+            cfg = self.config(seed, self.spec.teachers[item])
+            job, label = pipeline.train_teacher, f"teacher-{item}"
+        elif item.is_peer:
+            cfg = self.config(seed, list(item.set))
+            job, label = _peer_job(item), item.id
+        else:
+            ov = list(item.set)
+            if item.job == "distill":
+                tdir = self.teacher_of(seed, item)
+                if not (tdir / "results.json").exists():
+                    self._fail(run_dir, f"teacher {tdir} did not finish")
+                    print(f"[bench] ({k}/{n}) seed {seed} {item.id} skipped: teacher {tdir.name} did not finish",
+                          flush=True)
+                    return
+                ov = [f"distill.teacher_checkpoint={tdir / 'best.pt'}", f"distill.method={item.method}", *ov]
+            cfg = self.config(seed, ov)
+            job = pipeline.train_student if item.job == "student" else pipeline.distill
+            label = item.id
+        if (run_dir / "results.json").exists():
+            return
+        (run_dir / "failed.txt").unlink(missing_ok=True)
+        started = time.time()
+        print(f"[bench] ({k}/{n}) seed {seed} {label} ...", flush=True)
+        try:
+            res = job(cfg, run_dir, resume=(run_dir / "last.pt").exists(), progress=self.progress)
+        except (VskdError, RuntimeError, ValueError) as exc:
+            self._fail(run_dir, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
+            print(f"[bench] ({k}/{n}) seed {seed} {label} FAILED: {exc}", flush=True)
+            return
+        val = res["val"]["accuracy"]
+        print(f"[bench] ({k}/{n}) seed {seed} {label}: test acc {res['test']['accuracy']:.4f} "
+              f"macro-F1 {res['test']['macro_f1']:.4f} (val {'—' if val is None else f'{val:.4f}'}) "
+              f"in {time.time() - started:.0f} s; {time.time() - t0:.0f} s elapsed", flush=True)
+
+    @staticmethod
+    def _fail(run_dir: Path, message: str) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "failed.txt").write_text(message)
+
+    # ------------------------------------------------------------------ summary
+    def summary(self) -> dict:
+        rows: dict[str, dict] = {}
+        entries = [(f"teacher-{n}", "teacher", None, n, "teachers", f"teacher ({n})") for n in self.spec.teachers]
+        entries += [(r.id, r.job, r.peer if r.is_peer else r.method,
+                     (r.teacher or self.spec.main_teacher) if r.job == "distill" else None,
+                     r.group, r.label or r.id) for r in self.spec.runs]
+        for rid, job, method, teacher, group, label in entries:
+            seeds, failed = {}, {}
+            for seed in self.spec.seeds:
+                d = self.out / f"seed{seed}" / rid
+                if (d / "results.json").exists():
+                    res = json.loads((d / "results.json").read_text())
+                    seeds[str(seed)] = {"test_accuracy": res["test"]["accuracy"], "test_macro_f1": res["test"]["macro_f1"],
+                                        "val_accuracy": res["val"]["accuracy"], "best_epoch": res["best_epoch"],
+                                        "wall_s": res.get("wall_s")}
+                    for key in ("fit_s", "predict_s"):  # peers
+                        if key in res:
+                            seeds[str(seed)][key] = res[key]
+                elif (d / "failed.txt").exists():
+                    failed[str(seed)] = (d / "failed.txt").read_text().splitlines()[0]
+            row = {"label": label, "job": job, "method": method, "teacher": teacher, "group": group,
+                   "seeds": seeds, "failed": failed}
+            for key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
+                row[key] = describe([s[key] for s in seeds.values() if s[key] is not None])
+            rows[rid] = row
+        own = {r.id: r.baseline for r in self.spec.runs if r.baseline}
+        for rid, row in rows.items():
+            ref = own.get(rid, self.spec.baseline)
+            if ref is None or ref == rid or row["job"] == "teacher":
+                continue
+            base = rows[ref]
+            row["baseline"] = ref
+            row["vs_baseline"] = {key: paired_difference({s: v[key] for s, v in row["seeds"].items()},
+                                                         {s: v[key] for s, v in base["seeds"].items()})
+                                  for key in ("test_accuracy", "test_macro_f1")}
+        return {"benchmark": self.spec.name, "spec": str(self.spec.path), "seeds": self.spec.seeds,
+                "overrides": self.extra, "baseline": self.spec.baseline, "runs": rows}
+
+
+def _peer_job(item: RunSpec):
+    """A peer run as a pipeline-like job ``(cfg, run_dir, resume, progress) -> results``."""
+    spec = item.peer_spec()
+
+    def job(cfg, run_dir, resume: bool = False, progress: bool = False) -> dict:
+        from vskd.engine.peers import run_peer
+
+        return run_peer(cfg, run_dir, spec)
+
+    return job

@@ -1,0 +1,168 @@
+"""Benchmark specs: the YAML file parsed and validated into :class:`BenchSpec` (one :class:`RunSpec` per run).
+
+Spec format::
+
+    name: utd-mhad-cpu
+    base: ../utd-mhad/cpu.yaml          # relative to the spec file
+    seeds: [0, 1, 2]
+    set: []                              # overrides applied to every run
+    teachers:                            # name -> overrides of train-teacher
+      depth: []
+    runs:
+      - {id: student, job: student}
+      - {id: dask, method: dask}                          # teacher: the first one listed
+      - {id: dask-unpaired, method: dask, set: [distill.pairing=unpaired], group: ablation}
+      - {id: dask-skeleton, method: dask, teacher: skeleton, group: teachers}
+      - {id: minirocket, kind: peer, peer: minirocket, group: peers}   # aeon, no camera (vskd.engine.peers)
+      - {id: rocket-small, kind: peer, peer: rocket, options: {n_kernels: 2000}, length: 180, group: peers}
+    figures: [teacher-depth, student, dask]   # optional: runs of the curves and confusion matrices
+                                              # (default: the first teacher, student, dask)
+    baseline: student                         # optional: the run every other run is compared with,
+                                              # seed by seed (default: the run 'student', else the
+                                              # first student job; none if the spec has none); a run
+                                              # may name its own: {id: ..., baseline: student-60}
+
+A run's ``kind`` is ``train`` (default: ``job`` student or distill, trained by the pipeline) or
+``peer`` (an aeon time-series classifier on the students' data: ``peer`` names it, ``options`` are its
+aeon parameters, ``length`` / ``resample`` how windows are brought to one length; see
+:mod:`vskd.engine.peers`). Peer rows are marked "no camera, not distillable" in tables and plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vskd.errors import ConfigError
+
+__all__ = ["BenchSpec", "RunSpec", "load_spec"]
+
+KINDS = ("train", "peer")
+
+
+@dataclass
+class RunSpec:
+    id: str
+    job: str = "distill"  # student | distill (kind train); "peer" for a peer run
+    method: str | None = None
+    teacher: str | None = None
+    set: list[str] = field(default_factory=list)
+    group: str = "main"
+    label: str | None = None
+    baseline: str | None = None  # compare with this run instead of the spec's baseline
+    kind: str = "train"  # train | peer
+    peer: str | None = None  # kind peer: minirocket | multirocket-hydra | rocket
+    options: dict[str, Any] = field(default_factory=dict)  # kind peer: aeon parameters
+    length: int | None = None  # kind peer: samples per window (None: the config's, else 180)
+    resample: str = "linear"  # kind peer: linear | crop
+
+    @property
+    def is_peer(self) -> bool:
+        return self.kind == "peer"
+
+    def peer_spec(self):
+        """The :class:`vskd.engine.peers.PeerSpec` of a peer run."""
+        from vskd.engine.peers import PeerSpec
+
+        return PeerSpec(self.peer, dict(self.options or {}), self.length, self.resample)
+
+
+@dataclass
+class BenchSpec:
+    name: str
+    path: Path
+    base: Path
+    seeds: list[int]
+    set: list[str]
+    teachers: dict[str, list[str]]
+    runs: list[RunSpec]
+    figures: list[str] | None = None  # runs the curves / confusion matrices show ("teacher-<name>" for a teacher)
+    baseline: str | None = None  # the run the others are compared with, seed by seed
+
+    @property
+    def main_teacher(self) -> str:
+        return next(iter(self.teachers))
+
+
+def _run_spec(p: Path, i: int, r, teachers: dict) -> RunSpec:
+    fields = set(RunSpec.__dataclass_fields__)
+    if not isinstance(r, dict) or "id" not in r:
+        raise ConfigError(f"benchmark spec {p}: runs[{i}] needs an 'id'")
+    bad = sorted(set(r) - fields)
+    if bad:
+        raise ConfigError(f"benchmark spec {p}: runs[{i}] ({r['id']}): unknown key '{bad[0]}' "
+                          f"(valid: {', '.join(sorted(fields))})")
+    kind = r.get("kind", "train")
+    if kind not in KINDS:
+        raise ConfigError(f"benchmark spec {p}: run '{r['id']}': kind must be train or peer, got '{kind}'")
+    if kind == "peer":
+        misplaced = sorted({"job", "method", "teacher"} & set(r))
+        if misplaced:
+            raise ConfigError(f"benchmark spec {p}: run '{r['id']}': a peer run has no '{misplaced[0]}' "
+                              f"(it trains no network and uses no teacher)")
+        if not r.get("peer"):
+            raise ConfigError(f"benchmark spec {p}: run '{r['id']}': a peer run needs a 'peer' "
+                              f"(minirocket, multirocket-hydra or rocket)")
+        run = RunSpec(**{**r, "job": "peer"})
+        try:
+            run.peer_spec()
+        except ConfigError as exc:
+            raise ConfigError(f"benchmark spec {p}: run '{run.id}': {exc}") from None
+        return run
+    extra = sorted({"peer", "options", "length", "resample"} & set(r))
+    if extra:
+        raise ConfigError(f"benchmark spec {p}: run '{r['id']}': '{extra[0]}' is for peer runs (kind: peer)")
+    run = RunSpec(**r)
+    if run.job not in ("student", "distill"):
+        raise ConfigError(f"benchmark spec {p}: run '{run.id}': job must be student or distill, got '{run.job}'")
+    if run.job == "distill" and not run.method:
+        raise ConfigError(f"benchmark spec {p}: run '{run.id}': a distill run needs a 'method'")
+    if run.teacher and run.teacher not in teachers:
+        raise ConfigError(f"benchmark spec {p}: run '{run.id}': teacher '{run.teacher}' is not in teachers "
+                          f"({', '.join(teachers)})")
+    return run
+
+
+def load_spec(path: str | Path) -> BenchSpec:
+    """Parse and validate a benchmark spec; every mistake is one :class:`ConfigError` line naming the key."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"benchmark spec not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"benchmark spec {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    known = {"name", "base", "seeds", "set", "teachers", "runs", "figures", "baseline"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"benchmark spec {p}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(known))})")
+    for key in ("base", "runs"):
+        if key not in raw:
+            raise ConfigError(f"benchmark spec {p}: missing key '{key}'")
+    teachers = raw.get("teachers") or {"default": []}
+    runs = [_run_spec(p, i, r, teachers) for i, r in enumerate(raw["runs"])]
+    ids = [r.id for r in runs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"benchmark spec {p}: duplicate run id '{dup[0]}'")
+    figures = raw.get("figures")
+    if figures is not None:
+        known_ids = set(ids) | {f"teacher-{t}" for t in teachers}
+        if not isinstance(figures, list) or not figures or any(f not in known_ids for f in figures):
+            raise ConfigError(f"benchmark spec {p}: figures must list run ids or 'teacher-<name>' of this spec, "
+                              f"got {figures!r}")
+    baseline = raw.get("baseline")
+    if baseline is None:
+        students = [r.id for r in runs if r.job == "student"]
+        baseline = "student" if "student" in students else (students[0] if students else None)
+    for where, b in [("baseline", baseline)] + [(f"run '{r.id}': baseline", r.baseline) for r in runs if r.baseline]:
+        if b is not None and b not in ids:
+            raise ConfigError(f"benchmark spec {p}: {where} must be one of the run ids ({', '.join(ids)}), "
+                              f"got {b!r}")
+    return BenchSpec(name=raw.get("name", p.stem), path=p, base=(p.parent / raw["base"]).resolve(),
+                     seeds=list(raw.get("seeds", [0])), set=list(raw.get("set") or []),
+                     teachers={k: list(v or []) for k, v in teachers.items()}, runs=runs,
+                     figures=list(figures) if figures else None, baseline=baseline)
