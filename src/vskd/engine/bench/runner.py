@@ -152,7 +152,7 @@ class Bench:
                     seeds[str(seed)] = {"test_accuracy": res["test"]["accuracy"], "test_macro_f1": res["test"]["macro_f1"],
                                         "val_accuracy": res["val"]["accuracy"], "best_epoch": res["best_epoch"],
                                         "wall_s": res.get("wall_s")}
-                    for key in ("fit_s", "predict_s"):  # peers
+                    for key in ("fit_s", "predict_s", "fit_cpu_s", "predict_cpu_s"):  # peers
                         if key in res:
                             seeds[str(seed)][key] = res[key]
                 elif (d / "failed.txt").exists():
