@@ -141,7 +141,8 @@ def plot_curves(out: Path, seed: int, run_ids: list[str], path: Path) -> None:
         ax.plot([int(r["epoch"]) for r in rows], [100 * float(r["val_accuracy"]) for r in rows], label=rid)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
-    ax.legend()
+    if ax.lines:  # runs without curves (peers, unfinished runs) draw nothing
+        ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
