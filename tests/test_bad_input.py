@@ -214,7 +214,7 @@ def test_gaf_command_rejects_bad_signals(tmp_path: Path, capsys, text: str, need
         (["student.train.epoch=1"], "unknown config key 'student.train.epoch'"),
         (["student.train.epochs=abc"], "config key 'student.train.epochs': expected an integer"),
         (["data.protocol=cross-galaxy"], "config key 'data.protocol'"),
-        (["data.options={accelerometer: 1}"], "dataset 'synthetic' has no option(s) accelerometer"),
+        (["data.options={accelerometer: 1}"], "config key 'data.options.accelerometer': dataset 'synthetic' has no such option"),
         (["student.input.axes=[acc_x, foo, acc_z]"], "foo"),
         (["data.dataset=berkeley-mhad"], "config key 'data.root'"),
     ],

@@ -16,7 +16,7 @@ from vskd import __version__
 from vskd.errors import VskdError
 
 # modules under vskd.commands, in the order they appear in --help
-COMMAND_MODULES = ["demo", "gaf", "data", "train", "evaluate", "methods", "bench", "peers", "export", "stream"]
+COMMAND_MODULES = ["demo", "gaf", "data", "datasets", "train", "evaluate", "methods", "bench", "peers", "export", "stream"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,11 +28,11 @@ from vskd.errors import ConfigError
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # synthetic | utd-mhad | manifest | berkeley-mhad | mmact
-    root: str | None = None  # dataset folder (utd-mhad, berkeley-mhad, mmact) or manifest CSV (manifest)
-    # reader options (vskd.data.datasets): berkeley-mhad accelerometer (1..6), cluster, camera, rate_hz;
-    # mmact sensors (e.g. [acc_watch]), cameras, rate_hz; utd-mhad / berkeley-mhad / mmact modalities
-    options: dict[str, Any] = field(default_factory=dict)
+    # a registered dataset reader (`vskd datasets`); the name, options and root are checked against the
+    # registry by vskd.data.datasets.check_data_config (the data layer, above this module)
+    dataset: str = "synthetic"
+    root: str | None = None  # the reader's root: a dataset folder, or the manifest CSV
+    options: dict[str, Any] = field(default_factory=dict)  # the reader's options (`vskd datasets --options`)
     preset: str = "demo"  # synthetic preset
     synthetic: dict[str, Any] = field(default_factory=dict)  # synthetic overrides (e.g. coupling, trials)
     seed: int = 0  # synthetic data seed (the same data for every training seed)
@@ -314,7 +314,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 _CHOICES = {
-    "data.dataset": ("synthetic", "utd-mhad", "manifest", "berkeley-mhad", "mmact"),
     "data.protocol": ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session"),
     "student.input.method": ("summation", "difference"),
     "student.input.scaling": ("minmax", "affine"),
@@ -335,7 +334,12 @@ def _get(cfg: Any, path: str) -> Any:
 
 
 def validate(cfg: Config) -> None:
-    """Check values that types alone cannot (choices, ranges); raise ConfigError naming the key."""
+    """Check values that types alone cannot (choices, ranges); raise ConfigError naming the key.
+
+    The ``data.dataset`` name, its ``data.options`` and ``data.root`` are checked by the dataset registry
+    (:func:`vskd.data.datasets.check_data_config`), which the engine calls before a run starts: this
+    module sits below the data layer and knows no readers.
+    """
     for path, choices in _CHOICES.items():
         value = _get(cfg, path)
         if value not in choices:
@@ -362,8 +366,6 @@ def validate(cfg: Config) -> None:
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
-    if cfg.data.dataset != "synthetic" and not cfg.data.root:
-        raise ConfigError(f"config key 'data.root': dataset '{cfg.data.dataset}' needs a root path")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

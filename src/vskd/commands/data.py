@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
         description="Check that a dataset is usable: counts per modality, recordings missing a modality, "
         "unreadable or malformed files, NaN/Inf, too-short sequences. Exit 0 when usable, 1 otherwise.",
     )
-    c.add_argument("--dataset", required=True, choices=["utd-mhad", "manifest", "synthetic", "berkeley-mhad", "mmact"])
+    c.add_argument("--dataset", required=True, help="a registered dataset (see `vskd datasets`)")
     c.add_argument("--root", default=None, help="the dataset folder, or the manifest CSV")
     c.add_argument("--quick", action="store_true",
                    help="read .mat headers only and check videos exist (no decoding, no NaN scan)")
@@ -39,17 +39,19 @@ def add_parser(sub) -> None:
     c.add_argument("--require", default="", metavar="MODS",
                    help="comma-separated modalities every recording must have (missing ones become errors)")
     c.add_argument("--modalities", default=None, metavar="MODS",
-                   help="utd-mhad, berkeley-mhad, mmact: check only these modalities")
+                   help="check only these modalities (readers with a modalities option)")
     c.add_argument("--rate-hz", type=float, default=None,
                    help="manifest: rate of .npy sensor files; berkeley-mhad, mmact: rate to resample to")
-    c.add_argument("--accelerometer", type=int, default=1, metavar="N", help="berkeley-mhad: Shimmer 1..6 (default 1)")
-    c.add_argument("--cluster", type=int, default=1, metavar="N", help="berkeley-mhad: camera cluster (default 1)")
-    c.add_argument("--camera", type=int, default=1, metavar="N", help="berkeley-mhad: camera in the cluster (default 1)")
-    c.add_argument("--sensors", default="acc_watch", metavar="NAMES",
+    c.add_argument("--accelerometer", type=int, default=None, metavar="N", help="berkeley-mhad: Shimmer 1..6 (default 1)")
+    c.add_argument("--cluster", type=int, default=None, metavar="N", help="berkeley-mhad: camera cluster (default 1)")
+    c.add_argument("--camera", type=int, default=None, metavar="N", help="berkeley-mhad: camera in the cluster (default 1)")
+    c.add_argument("--sensors", default=None, metavar="NAMES",
                    help="mmact: comma-separated sensors among acc_watch,acc_phone,gyro,orientation (default acc_watch)")
     c.add_argument("--cameras", default=None, metavar="LIST", help="mmact: comma-separated cameras (default all)")
-    c.add_argument("--preset", default="demo", help="synthetic: preset (default demo)")
-    c.add_argument("--seed", type=int, default=0, help="synthetic: seed (default 0)")
+    c.add_argument("--preset", default=None, help="synthetic: preset (default demo)")
+    c.add_argument("--seed", type=int, default=None, help="synthetic: seed (default 0)")
+    c.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="any option of the reader (`vskd datasets --options`), the value read as YAML; repeatable")
     c.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     c.set_defaults(func=_check)
     p.set_defaults(func=lambda args: _no_action(p))
@@ -60,25 +62,33 @@ def _no_action(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+#: the flags that set a reader option of the same name (when the dataset's reader declares it)
+_OPTION_FLAGS = ("modalities", "rate_hz", "accelerometer", "cluster", "camera", "sensors", "cameras", "preset", "seed")
+
+
+def _reader_options(args: argparse.Namespace) -> dict:
+    """The options given on the command line: the flags above that were set, then each ``--option``.
+
+    A flag the dataset's reader has no option for is refused by the reader (one line listing its options).
+    """
+    from vskd.config import parse_override
+    from vskd.errors import ConfigError
+
+    options = {k: getattr(args, k) for k in _OPTION_FLAGS if getattr(args, k) is not None}
+    for text in args.option:
+        if "=" not in text:
+            raise ConfigError(f"--option expects KEY=VALUE (e.g. --option rate_hz=50), got {text!r}")
+        keys, value = parse_override(text)
+        if len(keys) != 1:
+            raise ConfigError(f"--option {text!r}: expected KEY=VALUE with a plain option name")
+        options[keys[0]] = value
+    return options
+
+
 def _check(args: argparse.Namespace) -> int:
     from vskd.data.check import check_dataset
 
-    options: dict = {}
-    if args.dataset == "utd-mhad" and args.modalities:
-        options["modalities"] = args.modalities
-    elif args.dataset == "manifest" and args.rate_hz is not None:
-        options["rate_hz"] = args.rate_hz
-    elif args.dataset == "synthetic":
-        options = {"preset": args.preset, "seed": args.seed}
-    elif args.dataset in ("berkeley-mhad", "mmact"):
-        if args.dataset == "berkeley-mhad":
-            options = {"accelerometer": args.accelerometer, "cluster": args.cluster, "camera": args.camera}
-        else:
-            options = {"sensors": args.sensors, "cameras": args.cameras}
-        if args.modalities:
-            options["modalities"] = args.modalities
-        if args.rate_hz is not None:
-            options["rate_hz"] = args.rate_hz
+    options = _reader_options(args)
     progress = None
     if args.progress:
         from tqdm import tqdm

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
+from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.data.resample import numeric_row, resample_uniform
 from vskd.errors import ConfigError, DataError
 
@@ -69,6 +70,7 @@ TS_RE = re.compile(r"^time_stamps_img_s(\d+)_a(\d+)_r(\d+)\.txt$")
 
 __all__ = [
     "ACTIONS",
+    "BerkeleyMHAD",
     "DATASET",
     "NUM_CLASSES",
     "BerkeleyClip",
@@ -447,3 +449,28 @@ def list_recordings(
         more = f" (and {len(problems) - 1} more; run 'vskd data check')" if len(problems) > 1 else ""
         raise DataError(problems[0] + more)
     return build_recordings(clips)
+
+
+@register_dataset(DATASET)
+class BerkeleyMHAD(DatasetReader):
+    """Berkeley-MHAD's declaration (:mod:`vskd.data.registry`)."""
+
+    description = "Berkeley-MHAD: 11 actions, 12 subjects x 5 repetitions; Shimmer accelerometers, camera frames"
+    reference = "Ofli et al., Berkeley MHAD: A Comprehensive Multimodal Human Action Database, WACV 2013"
+    root_help = "the folder holding Accelerometer/, Camera/, Time_stamps/"
+    options = (
+        Option("accelerometer", 1, (int, str), f"which Shimmer (1..{NUM_ACCELEROMETERS}) is the inertial modality"),
+        Option("cluster", 1, (int, str), "the camera cluster of the rgb frames"),
+        Option("camera", 1, (int, str), "the camera in the cluster"),
+        Option("rate_hz", DEFAULT_RATE_HZ, (float, str), "the fixed rate the accelerometer is resampled to"),
+        Option("modalities", None, (str, list), "inertial and/or rgb (default: all found)"),
+    )
+    classes = tuple(ACTIONS)
+    rate_hz = DEFAULT_RATE_HZ
+    modalities = MODALITIES
+    #: Ofli et al.: subjects 1-7 train, 8-12 test
+    protocols = {"cross-subject": (list(range(1, 8)), list(range(8, NUM_SUBJECTS + 1))), "subject-specific": None}
+
+    def scan(self, root, **options) -> ScanResult:
+        clips, problems = scan(root, **options)
+        return ScanResult(build_recordings(clips), problems)

@@ -280,30 +280,6 @@ def check_recordings(
     return report
 
 
-def _utd_absent(report: CheckReport, files) -> None:
-    """Note the (action, subject, trial) combinations of the 27 x 8 x 4 grid with no file at all."""
-    from vskd.data.utd_mhad import DATASET, NUM_CLASSES, UNRELEASED
-    from vskd.data.recording import RecordingKey
-
-    if not files:
-        return
-    subjects = range(1, max(8, max(k.subject for k in files)) + 1)
-    trials = range(1, max(4, max(k.trial for k in files)) + 1)
-    grid = [RecordingKey(DATASET, a, s, t) for a in range(1, NUM_CLASSES + 1) for s in subjects for t in trials]
-    absent = [k for k in grid if k not in files]
-    known = [k for k in absent if (k.action, k.subject, k.trial) in UNRELEASED]
-    if known:
-        names = ", ".join(f"a{k.action}_s{k.subject}_t{k.trial}" for k in known)
-        report.notes.append(f"{len(known)} recording(s) never released by the authors: {names}")
-    other = [k for k in absent if k not in known]
-    if other:
-        shown = ", ".join(f"a{k.action}_s{k.subject}_t{k.trial}" for k in other[:5])
-        more = f" and {len(other) - 5} more" if len(other) > 5 else ""
-        report.notes.append(
-            f"{len(other)} recording(s) of the full release are not here (a subset?): {shown}{more}"
-        )
-
-
 def check_dataset(
     name: str,
     root: str | Path | None = None,
@@ -315,13 +291,14 @@ def check_dataset(
     progress: Callable[[Iterable], Iterable] | None = None,
     **options,
 ) -> CheckReport:
-    """Check dataset ``name`` (``utd-mhad``, ``manifest``, ``synthetic``, ``berkeley-mhad`` or ``mmact``;
-    see :mod:`vskd.data.datasets`).
+    """Check dataset ``name`` (any registered reader, ``vskd datasets``; :mod:`vskd.data.registry`).
 
-    Problems with individual files are collected in the report rather than raised; a missing root or
-    an unknown dataset still raises (ConfigError / DataError).
+    The reader's :meth:`~vskd.data.registry.DatasetReader.scan` finds the recordings; its problems (bad
+    names, missing partner files) become errors and its notes notes, then every file is read (or peeked
+    at) by :func:`check_recordings`. Problems with individual files are collected in the report rather
+    than raised; a missing root, an unknown dataset or option still raises (ConfigError / DataError).
     """
-    from vskd.data.datasets import DATASETS, load_recordings
+    from vskd.data.registry import get_dataset
 
     require = tuple(require)
     bad = [m for m in require if m not in MODALITIES]
@@ -329,52 +306,15 @@ def check_dataset(
         raise ConfigError(f"require: unknown modality {bad}; expected some of {list(MODALITIES)}")
     if min_samples < 1 or min_frames < 1:
         raise ConfigError("min_samples and min_frames must be at least 1")
-    if name not in DATASETS:
-        load_recordings(name)  # raises the ConfigError listing the known datasets
+    reader = get_dataset(name)
+    root = reader.require_root(root, how="--root")
+    found = reader.scan(root, **reader.resolve_options(options))
     report = CheckReport(dataset=name, root=str(root) if root is not None else None)
-    if name == "utd-mhad":
-        from vskd.data.utd_mhad import build_recordings, scan
-
-        if root is None:
-            raise ConfigError("dataset 'utd-mhad' needs --root: the folder holding Inertial/, Depth/, Skeleton/")
-        files, problems = scan(root, options.get("modalities"))
-        report.errors.extend(problems)
-        recordings = build_recordings(files)
-        _utd_absent(report, files)
-        if not recordings:
-            report.errors.append(f"{root}: no UTD-MHAD recordings found")
-    elif name == "manifest":
-        from vskd.data.manifest import scan_manifest
-
-        if root is None:
-            raise ConfigError("dataset 'manifest' needs --root: the manifest CSV")
-        opts = dict(options)
-        recordings, _, problems = scan_manifest(root, name=opts.pop("dataset_name", None), **opts)
-        report.errors.extend(problems)
-        if not recordings and not problems:
-            report.errors.append(f"{root}: manifest lists no recordings")
-    elif name == "berkeley-mhad":
-        from vskd.data import berkeley_mhad
-
-        if root is None:
-            raise ConfigError("dataset 'berkeley-mhad' needs --root: the folder holding Accelerometer/, Camera/, Time_stamps/")
-        clips, problems = berkeley_mhad.scan(root, **options)
-        report.errors.extend(problems)
-        recordings = berkeley_mhad.build_recordings(clips)
-        if not recordings:
-            report.errors.append(f"{root}: no Berkeley-MHAD recordings found")
-    elif name == "mmact":
-        from vskd.data import mmact
-
-        if root is None:
-            raise ConfigError("dataset 'mmact' needs --root: the folder holding the *_clip sensor folders and video/")
-        files, videos, problems, opts = mmact.scan(root, **options)
-        report.errors.extend(problems)
-        recordings = mmact.build_recordings(files, videos, opts["sensors"], opts["rate_hz"])
-        if not recordings:
-            report.errors.append(f"{root}: no MMAct recordings found")
-    else:
-        recordings = load_recordings(name, root, **options)
+    report.errors.extend(found.problems)
+    report.notes.extend(found.notes)
+    recordings = found.recordings
+    if not recordings and not found.problems:
+        report.errors.append(f"{root}: no {name} recordings found")
     return check_recordings(
         report, recordings, quick=quick, min_samples=min_samples, min_frames=min_frames, require=require,
         progress=progress,

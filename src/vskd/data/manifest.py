@@ -34,13 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
+from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.data.video import read_frames, video_info
 from vskd.errors import ConfigError, DataError
 
 REQUIRED_COLUMNS = ("id", "label", "subject", "trial")
 MEDIA_COLUMNS = ("sensor", "video")
 
-__all__ = ["manifest_classes", "read_manifest", "read_sensor_file", "scan_manifest"]
+__all__ = ["Manifest", "manifest_classes", "read_manifest", "read_sensor_file", "scan_manifest"]
 
 
 # ----------------------------------------------------------------------------------- sensor files
@@ -320,3 +321,24 @@ def read_manifest(
 def manifest_classes(path: str | Path, classes: list[str] | None = None) -> list[str]:
     """The class names of a manifest, in label order."""
     return scan_manifest(path, classes=classes)[1]
+
+
+@register_dataset("manifest")
+class Manifest(DatasetReader):
+    """The manifest layout's declaration (:mod:`vskd.data.registry`); the recordings' keys carry the
+    ``dataset_name`` option (default: the manifest's file stem)."""
+
+    description = "your own recordings, listed in a manifest CSV (sensor CSV/npy files, videos or frame folders)"
+    root_help = "the manifest CSV (columns id,label,subject,trial,sensor,video)"
+    options = (
+        Option("dataset_name", None, (str,), "the dataset name in the recordings' keys (default: the file stem)"),
+        Option("classes", None, (list,), "class names in label order (default: sorted names, or 0..K-1)"),
+        Option("rate_hz", None, (float, str), "the rate of .npy sensor files without a rate_hz column"),
+    )
+    modalities = ("inertial", "rgb")
+
+    def scan(self, root, dataset_name=None, classes=None, rate_hz=None) -> ScanResult:
+        recordings, class_list, problems = scan_manifest(root, name=dataset_name, classes=classes, rate_hz=rate_hz)
+        if not recordings and not problems:
+            problems = [f"{root}: manifest lists no recordings"]
+        return ScanResult(recordings, problems, classes=class_list)

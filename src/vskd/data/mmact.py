@@ -39,6 +39,7 @@ import numpy as np
 
 from vskd.data.resample import numeric_row, resample_uniform
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
+from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.data.video import read_frames, video_info
 from vskd.errors import ConfigError, DataError
 
@@ -62,6 +63,7 @@ _TIME_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})_(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1
 
 __all__ = [
     "ACTIONS",
+    "MMAct",
     "DATASET",
     "NUM_CLASSES",
     "SENSORS",
@@ -366,3 +368,33 @@ def list_recordings(
         more = f" (and {len(problems) - 1} more; run 'vskd data check')" if len(problems) > 1 else ""
         raise DataError(problems[0] + more)
     return build_recordings(files, videos, opts["sensors"], opts["rate_hz"])
+
+
+@register_dataset(DATASET)
+class MMAct(DatasetReader):
+    """MMAct's declaration (:mod:`vskd.data.registry`)."""
+
+    description = "MMAct: 37 actions, 20 subjects, 4 scenes; watch/phone IMU, 4 cameras"
+    reference = "Kong et al., MMAct: A Large-Scale Dataset for Cross Modal Human Action Understanding, ICCV 2019"
+    root_help = "the folder holding the *_clip sensor folders and video/"
+    options = (
+        Option("sensors", ("acc_watch",), (str, list), f"sensor streams of the inertial modality, among {', '.join(SENSORS)}"),
+        Option("cameras", None, (int, str, list), "the cameras whose videos are used (default: all found)"),
+        Option("rate_hz", DEFAULT_RATE_HZ, (float, str), "the fixed rate all sensors are resampled to"),
+        Option("modalities", None, (str, list), "inertial and/or rgb (default: all found)"),
+    )
+    classes = tuple(ACTIONS)
+    rate_hz = DEFAULT_RATE_HZ
+    modalities = MODALITIES
+    #: Kong et al.: subjects 1-16 train, 17-20 test; cameras / scenes 1-3 train, 4 tests
+    protocols = {
+        "cross-subject": (list(range(1, 17)), list(range(17, 21))),
+        "subject-specific": None,
+        "cross-view": ([1, 2, 3], [4]),
+        "cross-scene": ([1, 2, 3], [4]),
+        "cross-session": None,
+    }
+
+    def scan(self, root, **options) -> ScanResult:
+        files, videos, problems, opts = scan(root, **options)
+        return ScanResult(build_recordings(files, videos, opts["sensors"], opts["rate_hz"]), problems)

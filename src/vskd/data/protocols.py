@@ -13,16 +13,19 @@ The same odd/even and first-half/second-half rules apply to any dataset's number
 manifest); explicit ``train_subjects``/``test_subjects``/``val_subjects`` (or ``*_trials``) override
 them. The three parts are always disjoint, and validation always comes from the training side.
 
-Datasets with a published subject split use it for ``cross-subject`` (:data:`STANDARD_SUBJECT_SPLITS`):
-Berkeley-MHAD (Ofli et al., WACV 2013) subjects 1-7 train, 8-12 test (validation: subject 7);
-MMAct (Kong et al., ICCV 2019) subjects 1-16 train, 17-20 test (validation: subject 16).
-MMAct's other protocols split on the ``camera`` / ``scene`` / ``session`` its sources carry in ``meta``:
+A dataset's reader declares the protocols it supports and their default groups
+(:attr:`vskd.data.registry.DatasetReader.protocols`), e.g. the published subject splits of
+Berkeley-MHAD (Ofli et al., WACV 2013: subjects 1-7 train, 8-12 test; validation: subject 7) and
+MMAct (Kong et al., ICCV 2019: subjects 1-16 train, 17-20 test; validation: subject 16), whose other
+protocols split on the ``camera`` / ``scene`` / ``session`` its sources carry in ``meta``:
 
 * ``cross-view``: cameras 1-3 train, camera 4 tests (validation: camera 3);
 * ``cross-scene``: scenes 1-3 train, scene 4 tests (validation: scene 3);
 * ``cross-session``: the first half of the sessions train, the rest test (validation: the last training
   session).
 
+A protocol the recordings' registered dataset does not declare is refused (DataError) before splitting;
+recordings of an unregistered name (a manifest's own name) follow the generic rules.
 (Without a dataset default, ``cross-view`` and ``cross-scene`` test on the highest group present.)
 Explicit groups for any protocol: ``train_groups`` / ``test_groups`` / ``val_groups``.
 
@@ -35,24 +38,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vskd.data.recording import Recording
+from vskd.data.registry import registered
 from vskd.errors import ConfigError, DataError
 
 PROTOCOLS = ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session")
 #: protocol -> the unit it splits on (a RecordingKey field, or a key of the sources' ``meta``)
 UNITS = {"cross-subject": "subject", "subject-specific": "trial", "cross-view": "camera",
          "cross-scene": "scene", "cross-session": "session"}  # fmt: skip
-#: dataset -> (train subjects, test subjects) of its published cross-subject protocol
-STANDARD_SUBJECT_SPLITS: dict[str, tuple[list[int], list[int]]] = {
-    "berkeley-mhad": (list(range(1, 8)), list(range(8, 13))),
-    "mmact": (list(range(1, 17)), list(range(17, 21))),
-}
-#: (dataset, protocol) -> (train groups, test groups)
-STANDARD_SPLITS: dict[tuple[str, str], tuple[list[int], list[int]]] = {
-    ("mmact", "cross-view"): ([1, 2, 3], [4]),
-    ("mmact", "cross-scene"): ([1, 2, 3], [4]),
-}
-
-__all__ = ["PROTOCOLS", "STANDARD_SUBJECT_SPLITS", "UNITS", "Splits", "group_of", "make_splits"]
+__all__ = ["PROTOCOLS", "UNITS", "Splits", "group_of", "make_splits"]
 
 
 @dataclass
@@ -103,7 +96,7 @@ def group_of(rec: Recording, unit: str) -> int:
     for src in rec.sources.values():
         if unit in src.meta:
             return int(src.meta[unit])
-    raise DataError(f"recording {rec.key} has no {unit} (the {unit}-based protocols need MMAct recordings)")
+    raise DataError(f"recording {rec.key} has no {unit} (the {unit}-based protocols need sources that carry a '{unit}' in meta, as MMAct's do)")
 
 
 def make_splits(
@@ -162,12 +155,15 @@ def make_splits(
     def group(rec: Recording) -> int:
         return group_of(rec, unit)
 
-    present = sorted({group(r) for r in recordings})
-    datasets = {r.key.dataset for r in recordings}
     standard = None
-    if len(datasets) == 1:
-        (ds,) = datasets
-        standard = STANDARD_SUBJECT_SPLITS.get(ds) if cross else STANDARD_SPLITS.get((ds, protocol))
+    datasets = {r.key.dataset for r in recordings}
+    reader = registered(next(iter(datasets))) if len(datasets) == 1 else None
+    if reader is not None:
+        if protocol not in reader.protocols:
+            raise DataError(f"{protocol}: dataset {reader.name!r} has no {unit}s to split on "
+                            f"(its protocols: {', '.join(reader.protocols)})")
+        standard = reader.default_groups(protocol)
+    present = sorted({group(r) for r in recordings})
     if train_g is None and test_g is None:
         if standard is not None:
             train_g, test_g = list(standard[0]), list(standard[1])

@@ -62,10 +62,12 @@ from typing import Any, Callable
 import numpy as np
 
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
+from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.errors import ConfigError
 
 __all__ = [
     "CONFUSABLE_PAIRS",
+    "Synthetic",
     "DATASET",
     "G0",
     "GENERATOR_VERSION",
@@ -840,3 +842,44 @@ def make_synthetic(preset: str = "demo", seed: int = 0, **overrides: Any) -> lis
                 recs.append(build(subject, trial))
     return sorted(recs, key=lambda r: r.key)
 
+
+
+@register_dataset(DATASET)
+class Synthetic(DatasetReader):
+    """The synthetic dataset's declaration (:mod:`vskd.data.registry`). In a config its options are
+    ``data.preset``, ``data.seed`` and the overrides in ``data.synthetic`` (or ``data.options``)."""
+
+    description = "embedded synthetic set: an articulated figure (video, depth, skeleton) with a wrist IMU"
+    reference = "vskd (docs/data.md, 'The synthetic dataset')"
+    options = (
+        Option("preset", "demo", (str,), f"generation preset, one of {', '.join(PRESETS)}"),
+        Option("seed", 0, (int,), "generation seed (the same data for every training seed)"),
+        Option("num_classes", None, (int,), "the first k of the preset's actions"),
+        Option("actions", None, (list,), f"class names among {', '.join(SYNTHETIC_ACTIONS)}"),
+        Option("subjects", None, (int, list), "n (subjects 1..n) or subject ids"),
+        Option("trials", None, (int,), "trials per subject and action"),
+        Option("frame_size", None, (int, list), "frame size: an int or (H, W)"),
+        Option("duration", None, (float,), "nominal recording length, s"),
+        Option("duration_jitter", None, (float,), "relative spread of the length"),
+        Option("fps", None, (int,), "video frame rate, Hz"),
+        Option("rate_hz", None, (int,), "inertial rate, Hz"),
+        Option("noise", None, (float,), "accelerometer noise std, g"),
+        Option("coupling", None, (float,), "torso coupling of confusable pairs"),
+        Option("camera_jitter", None, (float,), "per-trial camera variation"),
+        Option("supersample", None, (int,), "rasteriser supersampling"),
+    )
+    rate_hz = float(PRESETS["demo"].rate_hz)
+    modalities = ("inertial", "depth", "skeleton", "rgb")
+
+    def scan(self, root, preset="demo", seed=0, **overrides) -> ScanResult:
+        return ScanResult(make_synthetic(preset=preset, seed=seed, **overrides))
+
+    def sensor_rate(self, options) -> float:
+        preset = PRESETS.get(options.get("preset", "demo"))
+        return float(options.get("rate_hz") or getattr(preset, "rate_hz", self.rate_hz))
+
+    def config_options(self, data) -> dict:
+        out = {"preset": (data.preset, "data.preset"), "seed": (data.seed, "data.seed")}
+        out.update({k: (v, f"data.synthetic.{k}") for k, v in (data.synthetic or {}).items()})
+        out.update(super().config_options(data))
+        return out

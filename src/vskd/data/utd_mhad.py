@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vskd.data.recording import MODALITIES, InertialSignal, Recording, RecordingKey, Source
+from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.data.video import read_frames, video_info
 from vskd.errors import ConfigError, DataError
 
@@ -97,6 +98,8 @@ __all__ = [
     "NUM_CLASSES",
     "SKELETON_JOINTS",
     "UNRELEASED",
+    "UTDMHAD",
+    "absent_notes",
     "file_path",
     "list_recordings",
     "parse_name",
@@ -314,3 +317,43 @@ def build_recordings(files: dict[RecordingKey, dict[str, Path]]) -> list[Recordi
         sources = {mod: _source(mod, path) for mod, path in sorted(files[key].items())}
         recordings.append(Recording(key=key, label=key.action - 1, sources=sources))
     return recordings
+
+
+def absent_notes(files: dict[RecordingKey, dict[str, Path]]) -> list[str]:
+    """Lines naming the (action, subject, trial) combinations of the 27 x 8 x 4 grid with no file at all:
+    those never released by the authors (:data:`UNRELEASED`), then the others (a subset of the release?)."""
+    if not files:
+        return []
+    subjects = range(1, max(8, max(k.subject for k in files)) + 1)
+    trials = range(1, max(4, max(k.trial for k in files)) + 1)
+    grid = [RecordingKey(DATASET, a, s, t) for a in range(1, NUM_CLASSES + 1) for s in subjects for t in trials]
+    absent = [k for k in grid if k not in files]
+    known = [k for k in absent if (k.action, k.subject, k.trial) in UNRELEASED]
+    notes = []
+    if known:
+        names = ", ".join(f"a{k.action}_s{k.subject}_t{k.trial}" for k in known)
+        notes.append(f"{len(known)} recording(s) never released by the authors: {names}")
+    other = [k for k in absent if k not in known]
+    if other:
+        shown = ", ".join(f"a{k.action}_s{k.subject}_t{k.trial}" for k in other[:5])
+        more = f" and {len(other) - 5} more" if len(other) > 5 else ""
+        notes.append(f"{len(other)} recording(s) of the full release are not here (a subset?): {shown}{more}")
+    return notes
+
+
+@register_dataset(DATASET)
+class UTDMHAD(DatasetReader):
+    """UTD-MHAD's declaration (:mod:`vskd.data.registry`)."""
+
+    description = "UTD-MHAD: 27 actions, 8 subjects x 4 trials; wrist/thigh IMU, depth, skeleton, RGB"
+    reference = "Chen, Jafari, Kehtarnavaz, UTD-MHAD, ICIP 2015"
+    root_help = "the folder holding Inertial/, Depth/, Skeleton/, RGB/"
+    root_env = "VSKD_UTD_MHAD"
+    options = (Option("modalities", None, (str, list), "read only these modalities (default: all found)"),)
+    classes = tuple(ACTIONS)
+    rate_hz = INERTIAL_RATE_HZ
+    modalities = MODALITIES
+
+    def scan(self, root, modalities=None) -> ScanResult:
+        files, problems = scan(root, modalities)
+        return ScanResult(build_recordings(files), problems, notes=absent_notes(files))

@@ -128,22 +128,16 @@ def resample(window: np.ndarray, length: int) -> np.ndarray:
 
 
 def dataset_rate(cfg) -> float:
-    """The inertial sampling rate of the checkpoint's dataset (Hz), reading one recording if needed."""
-    d = cfg.data
-    if d.dataset == "utd-mhad":
-        from vskd.data.utd_mhad import INERTIAL_RATE_HZ
+    """The inertial sampling rate of the checkpoint's dataset (Hz): what its reader declares for the
+    config's options (:meth:`vskd.data.registry.DatasetReader.sensor_rate`), else read from one recording."""
+    from vskd.data.registry import get_dataset
 
-        return float(INERTIAL_RATE_HZ)
-    if d.dataset == "synthetic":
-        from vskd.data.synthetic import PRESETS
-
-        preset = PRESETS.get(d.preset)
-        rate = (d.synthetic or {}).get("rate_hz", getattr(preset, "rate_hz", 50))
+    reader = get_dataset(cfg.data.dataset)
+    options = reader.resolve_options({k: v for k, (v, _) in reader.config_options(cfg.data).items()})
+    rate = reader.sensor_rate(options)  # no data needed when the reader declares it
+    if rate is not None:
         return float(rate)
-    from vskd.engine.pipeline import load_data
-
-    recordings, _, _ = load_data(cfg)
-    return float(recordings[0].load("inertial").rate_hz)
+    return float(reader.load(cfg.data.root, **options)[0].load("inertial").rate_hz)
 
 
 def load_checkpoint_model(path: str | Path, window_length: int | None = None,

@@ -40,15 +40,12 @@ from vskd.seed import seed_everything
 
 def load_data(cfg: Config):
     """Recordings, splits (train/val/test) and class names for ``cfg.data``."""
-    from vskd.data.datasets import class_names, load_recordings
+    from vskd.data.datasets import check_data_config, class_names, load_recordings
     from vskd.data.protocols import make_splits
 
     d = cfg.data
-    options: dict[str, Any] = {}
-    if d.dataset == "synthetic":
-        options = {"preset": d.preset, "seed": d.seed, **d.synthetic}
-    options.update(d.options)  # reader options (berkeley-mhad accelerometer, mmact sensors, ...)
-    recordings = load_recordings(d.dataset, d.root, **options)
+    name, root, options = check_data_config(d)  # the reader's options, named by their config keys
+    recordings = load_recordings(name, root, **options)
     split_opts: dict[str, Any] = {}
     if d.val_subjects is not None:
         split_opts["val_subjects"] = d.val_subjects
@@ -172,6 +169,9 @@ _START: dict[str, float] = {}  # run folder -> start time of this process's job 
 
 
 def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> Path:
+    from vskd.data.datasets import check_data_config
+
+    check_data_config(cfg.data)  # dataset name, options, root: refused before anything is written
     dist.init()  # under torchrun: join the process group (no-op otherwise)
     run = Path(run_dir)
     if run.exists() and (run / "last.pt").exists() and not resume:
