@@ -46,12 +46,21 @@ def test_bad_keys_and_types_name_the_key(data, needle):
 @pytest.mark.parametrize("override, needle", [
     (["student.input.method=sum"], "student.input.method"),
     (["student.train.epochs=0"], "student.train.epochs"),
-    (["data.dataset=utd-mhad"], "data.root"),
     (["nokey"], "key=value"),
 ])
 def test_validation(override, needle):
     with pytest.raises(ConfigError, match=needle):
         load_config(None, override)
+
+
+def test_dataset_root_is_checked_by_the_registry(monkeypatch):
+    # config.py knows no readers; data.datasets.check_data_config (called before a run) names the key
+    from vskd.data.datasets import check_data_config
+
+    monkeypatch.delenv("VSKD_UTD_MHAD", raising=False)
+    cfg = load_config(None, ["data.dataset=utd-mhad"])
+    with pytest.raises(ConfigError, match=r"needs a root path \(config key 'data.root'\)"):
+        check_data_config(cfg.data)
 
 
 def test_bad_files(tmp_path):
