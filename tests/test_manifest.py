@@ -183,7 +183,7 @@ def test_sensor_npy_and_other_types(tmp_path: Path) -> None:
 
 
 def test_load_recordings_dispatch_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown dataset 'kinetics'; known datasets: utd-mhad, manifest, synthetic"):
+    with pytest.raises(ConfigError, match="unknown dataset 'kinetics'; known datasets: berkeley-mhad, manifest, mmact, synthetic, utd-mhad"):
         load_recordings("kinetics")
     with pytest.raises(ConfigError, match="needs a root"):
         load_recordings("manifest")
