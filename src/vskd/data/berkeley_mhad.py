@@ -445,10 +445,7 @@ def list_recordings(
         DataError: a missing root or folder, a badly named file, frames without a time-stamps file.
     """
     clips, problems = scan(root, accelerometer, cluster, camera, rate_hz, modalities)
-    if problems:
-        more = f" (and {len(problems) - 1} more; run 'vskd data check')" if len(problems) > 1 else ""
-        raise DataError(problems[0] + more)
-    return build_recordings(clips)
+    return ScanResult(build_recordings(clips), problems).checked()
 
 
 @register_dataset(DATASET)

@@ -309,13 +309,7 @@ def read_manifest(
     Raises:
         DataError: missing columns, a bad row (with its line number), a missing file.
     """
-    recordings, _, problems = scan_manifest(path, name=name, classes=classes, rate_hz=rate_hz)
-    if problems:
-        more = f" (and {len(problems) - 1} more problem(s); run 'vskd data check')" if len(problems) > 1 else ""
-        raise DataError(problems[0] + more)
-    if not recordings:
-        raise DataError(f"{path}: manifest lists no recordings")
-    return recordings
+    return Manifest().scan(path, dataset_name=name, classes=classes, rate_hz=rate_hz).checked()
 
 
 def manifest_classes(path: str | Path, classes: list[str] | None = None) -> list[str]:

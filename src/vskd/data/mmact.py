@@ -364,10 +364,7 @@ def list_recordings(
         DataError: a missing root or folder, a badly named file, a clip missing one of the sensors.
     """
     files, videos, problems, opts = scan(root, sensors, cameras, rate_hz, modalities)
-    if problems:
-        more = f" (and {len(problems) - 1} more; run 'vskd data check')" if len(problems) > 1 else ""
-        raise DataError(problems[0] + more)
-    return build_recordings(files, videos, opts["sensors"], opts["rate_hz"])
+    return ScanResult(build_recordings(files, videos, opts["sensors"], opts["rate_hz"]), problems).checked()
 
 
 @register_dataset(DATASET)

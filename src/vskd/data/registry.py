@@ -117,6 +117,14 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
     classes: list[str] | None = None
 
+    def checked(self) -> list[Recording]:
+        """The recordings, or the first problem raised as one :class:`~vskd.errors.DataError` line
+        (with how many more there are: ``vskd data check`` lists them all)."""
+        if self.problems:
+            more = f" (and {len(self.problems) - 1} more problem(s); run 'vskd data check')" if len(self.problems) > 1 else ""
+            raise DataError(self.problems[0] + more)
+        return self.recordings
+
     @property
     def modalities_present(self) -> tuple[str, ...]:
         """The modalities at least one recording has, in :data:`~vskd.data.recording.MODALITIES` order."""
@@ -203,13 +211,10 @@ class DatasetReader:
 
     def load(self, root: str | Path | None = None, **options: Any) -> list[Recording]:
         """The recordings of :meth:`scan`, raising the first problem (or an empty dataset) as one line."""
-        found = self.scan(self.require_root(root), **self.resolve_options(options))
-        if found.problems:
-            more = f" (and {len(found.problems) - 1} more; run 'vskd data check')" if len(found.problems) > 1 else ""
-            raise DataError(found.problems[0] + more)
-        if not found.recordings:
+        recordings = self.scan(self.require_root(root), **self.resolve_options(options)).checked()
+        if not recordings:
             raise DataError(f"{root}: no {self.name} recordings found")
-        return found.recordings
+        return recordings
 
     def class_names(self, recordings: Sequence[Recording]) -> list[str]:
         """Class names in label order: the declared :attr:`classes`, else those the sources carry in

@@ -304,10 +304,7 @@ def list_recordings(root: str | Path, modalities=None) -> list[Recording]:
         DataError: a missing root, or a ``.mat``/``.avi`` file whose name is not in the release's form.
     """
     files, problems = scan(root, modalities)
-    if problems:
-        more = f" (and {len(problems) - 1} more; run 'vskd data check')" if len(problems) > 1 else ""
-        raise DataError(problems[0] + more)
-    return build_recordings(files)
+    return ScanResult(build_recordings(files), problems).checked()
 
 
 def build_recordings(files: dict[RecordingKey, dict[str, Path]]) -> list[Recording]:
