@@ -101,7 +101,7 @@ def test_missing_file_and_bad_inputs(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.mat: sensor file not found" in err[0]
     two = tmp_path / "two.csv"
-    two.write_text("t,x,y\n0,1,2\n0.1,2,3\n0.2,0,1\n")
+    two.write_text("t,x,y\n" + "".join(f"{i / 10},{i % 3},{i % 2}\n" for i in range(10)))  # >= 8 samples
     assert main(["gaf", str(two), "--out", str(tmp_path / "x.png")]) == 2
     assert "exactly 3 axes" in capsys.readouterr().err
     assert main(["gaf", str(two), "--out", str(tmp_path / "x.png"), "--axes", "acc"]) == 2
@@ -110,7 +110,7 @@ def test_missing_file_and_bad_inputs(tmp_path: Path, capsys) -> None:
     assert main(["gaf", str(tmp_path / "w.mat"), "--out", str(tmp_path / "x.png")]) == 2
     assert "variable 'd_iner' not found" in capsys.readouterr().err
     good = tmp_path / "three.csv"
-    good.write_text("t,x,y,z\n0,1,2,3\n0.1,2,3,1\n0.2,0,1,2\n")
+    good.write_text("t,x,y,z\n" + "".join(f"{i / 10},{i % 3},{i % 2},{i % 5}\n" for i in range(10)))
     assert main(["gaf", str(good), "--out", str(tmp_path / "x.jpg")]) == 2
     assert "expected a .png" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()

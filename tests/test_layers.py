@@ -1,6 +1,6 @@
 """The layers of src/vskd import one way down (docs/architecture.md, "Layers").
 
-foundation (errors, seed, gaf, config) <- data <- models <- losses <- engine <- deploy / commands <- cli
+foundation (errors, seed, limits, io, gaf, config) <- data <- models <- losses <- engine <- deploy / commands <- cli
 
 Every ``import`` / ``from ... import`` of every module is read with :mod:`ast`, those inside functions
 (lazy imports) included, and each target is mapped to its layer. A module may import its own layer and
@@ -17,7 +17,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "vskd"
 
 #: top-level modules of the package that form the foundation: they import nothing above themselves
-FOUNDATION = {"errors", "seed", "gaf", "config", "__init__", "__version__"}
+FOUNDATION = {"errors", "seed", "gaf", "config", "limits", "io", "__init__", "__version__"}
 
 #: layer -> the layers it may import (itself included)
 ALLOWED: dict[str, set[str]] = {

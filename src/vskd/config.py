@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from vskd.errors import ConfigError
+from vskd.limits import MAX_GAF_SIDE, MAX_OUT_SIZE, gaf_bytes, human_bytes
 
 
 @dataclass
@@ -264,6 +265,48 @@ def config_to_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
 
+#: config files larger than this are refused before parsing (real configs are a few kB)
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors/aliases.
+
+    Aliases let a few hundred bytes expand to billions of nodes when the tree is walked or dumped (the
+    "billion laughs" attack), and a vskd config has no use for them, so the composer refuses the first
+    anchor or alias it meets, before anything expands.
+    """
+
+    where = "YAML"
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent) or anchor is not None:
+            line = event.start_mark.line + 1
+            raise ConfigError(f"{self.where}: line {line}: YAML anchors and aliases (&{anchor} / *{anchor}) are not "
+                              f"allowed in vskd configs; write the values out")
+        return super().compose_node(parent, index)
+
+
+def safe_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` without anchors/aliases; every parse failure becomes one ConfigError line."""
+    loader = None
+    try:
+        loader = _NoAliasLoader(text)  # the reader refuses control characters already here
+        loader.where = where
+        return loader.get_single_data()
+    except ConfigError:
+        raise
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (ValueError, OverflowError, RecursionError, TypeError) as exc:  # e.g. a timestamp 2020-13-45
+        raise ConfigError(f"{where}: a value cannot be read ({type(exc).__name__}: {str(exc)[:80]})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse ``a.b.c=value`` (the value is read as YAML: numbers, lists, null, true/false)."""
     if "=" not in text:
@@ -272,10 +315,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not key:
         raise ConfigError(f"--set '{text}': empty key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set '{text}': value is not valid YAML ({exc.__class__.__name__})") from None
+    if any(not k.strip() for k in key.split(".")):
+        raise ConfigError(f"--set '{text}': empty part in key '{key}'")
+    value = safe_yaml(raw, f"--set '{text}': the value") if raw.strip() else ""
     return key.split("."), value
 
 
@@ -302,9 +344,19 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+            size = p.stat().st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"config file {p} is {size} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"config file {p} is unreadable ({exc.strerror or exc})") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {p} is not a YAML text file (not UTF-8 at byte {exc.start})") from None
+        if "\x00" in text:
+            raise ConfigError(f"config file {p} is not a YAML text file (it holds NUL bytes)")
+        data = safe_yaml(text, f"config file {p}") or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {p}: expected a mapping at the top level, got {type(data).__name__}")
     data = apply_overrides(data, overrides or [])
@@ -349,16 +401,18 @@ def validate(cfg: Config) -> None:
         for key in ("epochs", "batch_size"):
             if getattr(opt, key) < 1:
                 raise ConfigError(f"config key '{section}.{key}': expected >= 1, got {getattr(opt, key)}")
-        if opt.lr <= 0:
-            raise ConfigError(f"config key '{section}.lr': expected > 0, got {opt.lr}")
+        _check_optim(section, opt)
         if not 0 <= opt.label_smoothing < 1:
             raise ConfigError(f"config key '{section}.label_smoothing': expected a fraction in [0, 1), "
                               f"got {opt.label_smoothing}")
+    _check_finite(cfg, "")
+    _check_values(cfg)
     if cfg.teacher.input.num_segments < 1:
         raise ConfigError(f"config key 'teacher.input.num_segments': expected >= 1, got {cfg.teacher.input.num_segments}")
     cfg.student.input.augment.check()
     if cfg.student.input.out_size < 16:
         raise ConfigError(f"config key 'student.input.out_size': expected >= 16, got {cfg.student.input.out_size}")
+    _check_image_sizes(cfg)
     if (cfg.teacher.arch == "skeleton") != (cfg.teacher.input.modality == "skeleton"):
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teacher "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "
@@ -366,6 +420,107 @@ def validate(cfg: Config) -> None:
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
+
+
+# ----------------------------------------------------------------------------- value ranges
+
+#: NumPy's seeds (``np.random.seed``, ``default_rng`` of one word) are unsigned 32-bit integers
+MAX_SEED = 2**32 - 1
+#: the largest teacher frame side (``teacher.input.frame_size`` / ``crop_size``)
+MAX_FRAME_SIZE = 1024
+#: the largest embedding / hidden width (``*.embed_dim``)
+MAX_EMBED_DIM = 65536
+#: upper bounds of counts that only a typo makes large
+_MAX_COUNTS = {"epochs": 100_000, "batch_size": 65_536, "micro_batches": 4096}
+
+
+def _check_finite(node: Any, path: str) -> None:
+    """Refuse NaN/Inf anywhere in the config (dataclass fields and the free-form option mappings)."""
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            _check_finite(getattr(node, f.name), _join(path, f.name))
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            _check_finite(v, _join(path, str(k)))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            _check_finite(v, f"{path}[{i}]")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"config key '{path}': expected a finite number, got {node}")
+
+
+def _check_optim(section: str, opt: OptimConfig) -> None:
+    """Ranges of one optimiser section (lr, weight decay, momentum, gradient clipping, counts)."""
+    for key, hi in _MAX_COUNTS.items():
+        value = getattr(opt, key)
+        if not 1 <= value <= hi:
+            raise ConfigError(f"config key '{section}.{key}': expected an integer in [1, {hi}], got {value}")
+    if not (math.isfinite(opt.lr) and opt.lr > 0):
+        raise ConfigError(f"config key '{section}.lr': expected a finite number > 0, got {opt.lr}")
+    if not (math.isfinite(opt.weight_decay) and opt.weight_decay >= 0):
+        raise ConfigError(f"config key '{section}.weight_decay': expected a finite number >= 0, got {opt.weight_decay}")
+    if not 0 <= opt.momentum < 1:
+        raise ConfigError(f"config key '{section}.momentum': expected a number in [0, 1), got {opt.momentum}")
+    if not (math.isfinite(opt.lr_gamma) and opt.lr_gamma > 0):
+        raise ConfigError(f"config key '{section}.lr_gamma': expected a finite number > 0, got {opt.lr_gamma}")
+    if opt.grad_clip is not None and not (math.isfinite(opt.grad_clip) and opt.grad_clip >= 0):
+        raise ConfigError(f"config key '{section}.grad_clip': expected null (no clipping) or a finite number >= 0 "
+                          f"(0 also means no clipping), got {opt.grad_clip}")
+    bad_steps = [s for s in opt.lr_steps if s < 0]
+    if bad_steps:
+        raise ConfigError(f"config key '{section}.lr_steps': expected epochs >= 0, got {bad_steps[0]}")
+
+
+def _check_values(cfg: Config) -> None:
+    """Seeds, workers, widths and weights: the ranges torch/NumPy would otherwise reject with a traceback
+    (or accept and train something meaningless, e.g. an embedding of width 0)."""
+    for path in ("seed", "data.seed"):
+        value = _get(cfg, path)
+        if not 0 <= value <= MAX_SEED:
+            raise ConfigError(f"config key '{path}': expected a seed in [0, 2**32 - 1] (NumPy's limit), got {value}")
+    if not 0 <= cfg.data.num_workers <= 256:
+        raise ConfigError(f"config key 'data.num_workers': expected an integer in [0, 256] (0: load in the main "
+                          f"process), got {cfg.data.num_workers}")
+    for path in ("student.embed_dim", "teacher.embed_dim"):
+        value = _get(cfg, path)
+        if not 1 <= value <= MAX_EMBED_DIM:
+            raise ConfigError(f"config key '{path}': expected an integer in [1, {MAX_EMBED_DIM}] (the embedding "
+                              f"width; 0 leaves the classifier only its bias), got {value}")
+    if not 0 <= cfg.teacher.dropout < 1:
+        raise ConfigError(f"config key 'teacher.dropout': expected a probability in [0, 1), got {cfg.teacher.dropout}")
+    if not cfg.distill.ce_weight >= 0:
+        raise ConfigError(f"config key 'distill.ce_weight': expected a number >= 0, got {cfg.distill.ce_weight}")
+    if not 1 <= cfg.teacher.subsets_per_scale <= 1000:
+        raise ConfigError(f"config key 'teacher.subsets_per_scale': expected an integer in [1, 1000], "
+                          f"got {cfg.teacher.subsets_per_scale}")
+
+
+def _check_image_sizes(cfg: Config) -> None:
+    """Bound every image side a user can set, stating what the request would need in memory."""
+    gaf = cfg.student.input
+    channels = max(len(gaf.axes), 1)
+    size = gaf.out_size
+    if size > MAX_OUT_SIZE:
+        raise ConfigError(f"config key 'student.input.out_size': student.input.out_size={size} needs "
+                          f"{human_bytes(gaf_bytes(size, channels))} per image; at most {MAX_OUT_SIZE} is allowed")
+    if gaf.image_size is not None and not 1 <= gaf.image_size <= MAX_GAF_SIDE:
+        need = f" needs {human_bytes(gaf_bytes(gaf.image_size, channels))} per image;" if gaf.image_size > 0 else ""
+        raise ConfigError(f"config key 'student.input.image_size': student.input.image_size={gaf.image_size}{need} "
+                          f"expected null (the recording's length) or an integer in [1, {MAX_GAF_SIDE}]")
+    clip = cfg.teacher.input
+    for key in ("frame_size", "crop_size"):
+        value = getattr(clip, key)
+        if not 1 <= value <= MAX_FRAME_SIZE:
+            need = (f" needs {human_bytes(clip.num_segments * 3 * value * value * 4)} per clip;"
+                    if value > MAX_FRAME_SIZE else "")
+            raise ConfigError(f"config key 'teacher.input.{key}': teacher.input.{key}={value}{need} expected an "
+                              f"integer in [1, {MAX_FRAME_SIZE}]")
+    if not 1 <= clip.num_segments <= 256:
+        raise ConfigError(f"config key 'teacher.input.num_segments': expected an integer in [1, 256], "
+                          f"got {clip.num_segments}")
+    if not 1 <= clip.skeleton_length <= 100_000:
+        raise ConfigError(f"config key 'teacher.input.skeleton_length': expected an integer in [1, 100000], "
+                          f"got {clip.skeleton_length}")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -53,9 +53,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vskd.errors import VskdError
+from vskd.limits import MAX_GAF_SIDE, MAX_OUT_SIZE, gaf_bytes, human_bytes  # re-exported
 
 __all__ = [
+    "MAX_GAF_SIDE",
+    "MAX_OUT_SIZE",
     "GAFEncoder",
+    "check_gaf_side",
+    "gaf_bytes",
+    "human_bytes",
     "gaf_image",
     "gramian_angular_field",
     "paa",
@@ -139,11 +145,24 @@ def resolve_image_size(image_size: int | float | None, n_timestamps: int) -> int
     raise VskdError(f"GAF option 'image_size' must be None, an integer or a float, got {image_size!r}")
 
 
+def check_gaf_side(size: int, channels: int = 3, what: str = "GAF input") -> None:
+    """Refuse a GAF side above :data:`MAX_GAF_SIDE` before allocating it, stating the memory it needs."""
+    if size > MAX_GAF_SIDE:
+        raise VskdError(
+            f"{what}: a GAF of {size} time steps is {size} x {size} per channel and needs "
+            f"{human_bytes(gaf_bytes(size, channels))} for {channels} channel(s); at most {MAX_GAF_SIDE} time steps "
+            f"are allowed (reduce them with a PAA image_size, or use a shorter window)"
+        )
+
+
 def _check_out_size(out_size: int | None) -> int | None:
     if out_size is None:
         return None
     if isinstance(out_size, (bool, np.bool_)) or not isinstance(out_size, (int, np.integer)) or out_size < 1:
         raise VskdError(f"GAF option 'out_size' must be None or a positive integer, got {out_size!r}")
+    if out_size > MAX_GAF_SIDE:
+        raise VskdError(f"GAF option 'out_size' = {int(out_size)} needs {human_bytes(gaf_bytes(out_size))} per 3-channel "
+                        f"image; at most {MAX_GAF_SIDE} is allowed")
     return int(out_size)
 
 
@@ -391,6 +410,7 @@ def gramian_angular_field(
     if t.ndim < 1:
         raise VskdError(f"GAF input 'x' must have shape (..., T), got a {t.ndim}-d input")
     size = resolve_image_size(image_size, t.shape[-1])
+    check_gaf_side(size, max(int(np.prod(t.shape[:-1])), 1), "GAF input 'x'")
     _check_finite(t, "x")
     exact_dtype = out_dtype if out_dtype in (torch.float32, torch.float64) else torch.float32
     out = _gaf_tensor(t, m, size, sr, exact_dtype, eager=True).to(out_dtype)
@@ -475,7 +495,7 @@ def gaf_image(
     t, is_numpy, _ = _to_tensor(window, "window")
     if t.ndim < 2:
         raise VskdError(f"GAF image input 'window' must have shape (..., T, C), got shape {tuple(t.shape)}")
-    resolve_image_size(image_size, t.shape[-2])
+    check_gaf_side(resolve_image_size(image_size, t.shape[-2]), t.shape[-1], "GAF image input 'window'")
     _check_finite(t, "window")
     img = _image_from_window(t, m, image_size, osz, scaling, orientation, eager=True)
     return img.numpy() if is_numpy else img
@@ -521,7 +541,7 @@ class GAFEncoder(nn.Module):
             if not isinstance(window, Tensor) or window.ndim != 3 or not window.is_floating_point():
                 shape = tuple(window.shape) if isinstance(window, Tensor) else type(window).__name__
                 raise VskdError(f"GAFEncoder expects a float tensor (B, T, C), got {shape}")
-            resolve_image_size(self.image_size, window.shape[1])
+            check_gaf_side(resolve_image_size(self.image_size, window.shape[1]), window.shape[2], "GAFEncoder input")
             _check_finite(window, "window")
         return _image_from_window(window, self.method, self.image_size, self.out_size, self.scaling,
                                   self.orientation, eager=False)

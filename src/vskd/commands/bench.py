@@ -49,6 +49,9 @@ def _run(args) -> int:
         path = BENCH_DIR / f"{args.dataset}-{args.preset}.yaml"
     spec = load_spec(path)
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
+    from vskd.io import prepare_output_dir
+
+    prepare_output_dir(out, "--out")
     bench = Bench(spec, out, extra_set=args.overrides, only=args.only, progress=args.progress)
     t0 = time.time()
     summary = bench.summary() if args.summarise else bench.run(jobs=args.jobs, executor=args.executor,

@@ -31,7 +31,9 @@ def run_demo(config: str | Path | None, out: str | Path, overrides: list[str], p
     path = Path(config) if config else DEFAULT_CONFIG
     if not path.is_file():
         raise ConfigError(f"demo config not found: {path} (run from a checkout of vskd or pass --config)")
-    out = Path(out)
+    from vskd.io import prepare_output_dir
+
+    out = prepare_output_dir(out, "--out")
     rows = {}
     for job, sub in (("train_teacher", "teacher"), ("train_student", "student"), ("distill", "dask")):
         ov = list(overrides)

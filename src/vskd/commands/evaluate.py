@@ -16,7 +16,12 @@ def _run(args) -> int:
     from pathlib import Path
 
     from vskd.engine.pipeline import evaluate_checkpoint
+    from vskd.io import prepare_output_dir
 
+    if args.out:
+        prepare_output_dir(args.out, "--out")
+    elif Path(args.checkpoint).parent.is_dir():
+        prepare_output_dir(Path(args.checkpoint).parent, "the checkpoint's folder (the default --out)")
     m = evaluate_checkpoint(args.checkpoint, args.split, args.out, args.root)
     print(f"{args.split}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  ({m['num_samples']} recordings)")
     out = Path(args.out) if args.out else Path(args.checkpoint).parent

@@ -38,7 +38,9 @@ def _fmt_size(n: int) -> str:
 
 def _run(args) -> int:
     from vskd.deploy.export import export_checkpoint
+    from vskd.io import prepare_output_dir
 
+    prepare_output_dir(args.out, "--out")
     rep = export_checkpoint(args.checkpoint, args.fmt, args.out, int8=args.int8, data_root=args.root,
                             window_length=args.window_length, atol=args.atol, rtol=args.rtol,
                             calibration=args.calibration, stem=args.name)

@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
                    help="GASF cos(phi_i+phi_j) or GADF sin(phi_i-phi_j) (default summation)")
     p.add_argument("--size", type=int, default=None, metavar="N",
                    help="resize the image to N x N (bilinear); default: the recording's length")
+    p.add_argument("--paa", type=int, default=None, metavar="S",
+                   help="reduce the recording to S points (piecewise aggregate approximation) before the GAF; "
+                   "needed for recordings longer than 4096 samples")
     p.add_argument("--axes", default=None, metavar="AXES",
                    help="'acc', 'gyro' or three channel names, comma-separated (default: acc)")
     p.add_argument("--scaling", default="minmax", choices=["minmax", "affine"],
@@ -75,22 +78,39 @@ def resolve_axes(spec: str | None, channels: tuple[str, ...]) -> tuple[str, ...]
 
 
 def encode_file(path: str | Path, method: str = "summation", size: int | None = None, axes: str | None = None,
-                scaling: str = "minmax", orientation: str = "standard"):
-    """``(image (S, S, 3) uint8, axes)`` for one sensor file; the work of ``vskd gaf`` without the PNG."""
+                scaling: str = "minmax", orientation: str = "standard", paa: int | None = None):
+    """``(image (S, S, 3) uint8, axes)`` for one sensor file; the work of ``vskd gaf`` without the PNG.
+
+    Sizes are checked before anything is allocated: ``size`` (the PNG side) at most
+    :data:`vskd.gaf.MAX_OUT_SIZE`, the GAF side (the recording's length, or ``paa``) at most
+    :data:`vskd.gaf.MAX_GAF_SIDE`; the refusal states the memory the request would need.
+    """
     import numpy as np
 
     from vskd.data.manifest import read_sensor_file
     from vskd.errors import ConfigError
-    from vskd.gaf import gaf_image
+    from vskd.gaf import MAX_GAF_SIDE, MAX_OUT_SIZE, gaf_bytes, gaf_image, human_bytes
 
     path = Path(path)
     if size is not None and size < 1:
         raise ConfigError(f"--size must be a positive number of pixels, got {size}")
+    if size is not None and size > MAX_OUT_SIZE:
+        raise ConfigError(f"--size {size} needs {human_bytes(gaf_bytes(size))} per image; at most {MAX_OUT_SIZE} "
+                          f"is allowed")
+    if paa is not None and not 1 <= paa <= MAX_GAF_SIDE:
+        raise ConfigError(f"--paa must be a number of points in [1, {MAX_GAF_SIDE}], got {paa}")
     # the sampling rate plays no part in the image; .npy files carry none
     signal = read_sensor_file(path, rate_hz=1.0 if path.suffix.lower() == ".npy" else None)
     names = resolve_axes(axes, signal.channels)
     window = signal.select(names)
-    img = gaf_image(window, method=method, image_size=None, out_size=size, scaling=scaling, orientation=orientation)
+    t = window.shape[0]
+    if paa is None and t > MAX_GAF_SIDE:
+        raise ConfigError(f"{path}: {t} samples; a full-length GAF is {t} x {t} and needs "
+                          f"{human_bytes(gaf_bytes(t, len(names)))}; at most {MAX_GAF_SIDE} samples are allowed: pass "
+                          f"--paa N (N <= {MAX_GAF_SIDE}) to reduce the recording first, or crop it")
+    if paa is not None and paa > t:
+        raise ConfigError(f"--paa {paa}: the recording has only {t} samples (expected --paa <= {t})")
+    img = gaf_image(window, method=method, image_size=paa, out_size=size, scaling=scaling, orientation=orientation)
     rgb = np.clip(np.rint(np.asarray(img, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(rgb.transpose(1, 2, 0)), names
 
@@ -100,14 +120,17 @@ def _run(args: argparse.Namespace) -> int:
 
     from vskd.errors import DataError
 
-    rgb, names = encode_file(args.input, args.method, args.size, args.axes, args.scaling, args.orientation)
+    from vskd.io import prepare_output_dir
+
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         from vskd.errors import ConfigError
 
         raise ConfigError(f"--out {out}: expected a .png file name")
+    rgb, names = encode_file(args.input, args.method, args.size, args.axes, args.scaling, args.orientation,
+                             paa=args.paa)
+    prepare_output_dir(out.parent, "--out")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rgb).save(out)
     except OSError as exc:
         raise DataError(f"{out}: cannot write the image ({exc})") from None

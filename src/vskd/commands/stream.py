@@ -45,6 +45,9 @@ def _run(args) -> int:
     )
     from vskd.errors import VskdError
 
+    from vskd.deploy.stream import check_threads
+
+    check_threads(args.threads)  # before the model is loaded with it
     rec = StreamRecognizer(args.model, window_s=args.window, hop_s=args.hop, min_fill=args.min_fill,
                            threads=args.threads)
     info = rec.predictor.info

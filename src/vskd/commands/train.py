@@ -42,6 +42,14 @@ def _run(args, job: str, sub: str | None) -> int:
     cfg = load_config(args.config, overrides)
     sub = sub or cfg.distill.method
     out = args.out or str(Path(cfg.out_dir) / cfg.name / sub)
+    from vskd.data.cache import default_cache_dir
+    from vskd.io import prepare_output_dir
+
+    prepare_output_dir(out, "--out" if args.out else "the run folder (out_dir/name/job)")
+    if cfg.data.cache_dir:
+        prepare_output_dir(cfg.data.cache_dir, "config key 'data.cache_dir':")
+    else:
+        prepare_output_dir(default_cache_dir(), "the cache folder (data.cache_dir, $VSKD_CACHE or ~/.cache/vskd)")
     summary = getattr(pipeline, job)(cfg, out, resume=args.resume, progress=not args.quiet)
     print(json.dumps(summary, indent=2))
     print(f"[vskd] results in {out}")

@@ -152,9 +152,13 @@ class ArrayCache:
         ``compress`` overrides the cache's setting for this entry (reading needs no flag).
         """
         p = self.path(namespace, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
         info = {"key": key, "version": CACHE_VERSION, **(meta or {})}
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=TMP_SUFFIX, dir=p.parent)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=TMP_SUFFIX, dir=p.parent)
+        except OSError as exc:
+            raise DataError(f"cache folder {self.root}: cannot write there ({exc.strerror or exc}); set "
+                            f"data.cache_dir or ${ENV_VAR} to a writable folder") from None
         try:
             with os.fdopen(fd, "wb") as f:
                 save = np.savez_compressed if (self.compress if compress is None else compress) else np.savez

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vskd.data.recording import MODALITIES, InertialSignal, Recording
+from vskd.data.rules import MIN_SAMPLES, check_frame_size, check_rate, too_short
 from vskd.errors import ConfigError, DataError, VskdError
 
 __all__ = ["CheckReport", "check_dataset", "check_recordings", "peek_mat"]
@@ -156,6 +157,7 @@ def _length_of(modality: str, value) -> int:
             raise DataError(f"inertial samples have {int((~np.isfinite(s)).sum())} NaN/Inf value(s)")
         if not np.isfinite(value.rate_hz) or value.rate_hz <= 0:
             raise DataError(f"inertial rate must be positive, got {value.rate_hz}")
+        check_rate(value.rate_hz, "inertial", "rate")
         return int(s.shape[0])
     arr = np.asarray(value)
     if modality == "skeleton":
@@ -169,9 +171,11 @@ def _length_of(modality: str, value) -> int:
             raise DataError(f"depth must be (T, H, W), got {arr.shape}")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise DataError("depth has NaN/Inf values")
+        check_frame_size(arr.shape[1], arr.shape[2], "depth", "depth")
         return int(arr.shape[0])
     if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
         raise DataError(f"rgb must be (T, H, W, 3) uint8, got {arr.shape} {arr.dtype}")
+    check_frame_size(arr.shape[1], arr.shape[2], "rgb", "rgb")
     return int(arr.shape[0])
 
 
@@ -211,6 +215,8 @@ def _quick_length(rec: Recording, modality: str) -> int | None:
             raise DataError(f"{path}: '{var}' must have shape {want}, got {shape}")
         if modality == "depth" and storage != "uint16":
             raise DataError(f"{path}: 'd_depth' must be stored as uint16 (depth in mm), found {storage}")
+        if modality == "depth":
+            check_frame_size(shape[0], shape[1], path, "depth")
         return int(shape[axis])
     return _length_of(modality, src.load())  # small sensor CSV / npy files: just read them
 
@@ -270,10 +276,12 @@ def check_recordings(
                 continue
             got[mod] = n
             lengths[mod].append(n)
-            minimum = min_samples if mod == "inertial" else min_frames
-            unit = "samples" if mod == "inertial" else "frames"
-            if n < minimum:
-                report.errors.append(f"{where}: {mod} has {n} {unit}, fewer than the minimum {minimum}")
+            # the readers the trainer uses refuse less than the shared minimum (vskd.data.rules); a
+            # smaller --min-samples cannot make such a recording usable
+            minimum = max(min_samples, MIN_SAMPLES) if mod == "inertial" else min_frames
+            msg = too_short(where, mod, n, minimum)
+            if msg:
+                report.errors.append(msg)
         if "depth" in got and "skeleton" in got and got["depth"] != got["skeleton"]:
             report.warnings.append(f"{rec.name}: depth has {got['depth']} frames but skeleton {got['skeleton']}")
     report.lengths = {m: (min(v), max(v)) for m, v in lengths.items() if v}

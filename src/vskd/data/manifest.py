@@ -28,6 +28,7 @@ manifest's file stem (or ``name=``); two rows with the same label, subject and t
 from __future__ import annotations
 
 import csv
+import re
 from functools import partial
 from pathlib import Path
 
@@ -35,11 +36,15 @@ import numpy as np
 
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
 from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
+from vskd.data.rules import MAX_RATE_HZ, MIN_RATE_HZ, check_rate, check_signal_length
 from vskd.data.video import read_frames, video_info
 from vskd.errors import ConfigError, DataError
 
 REQUIRED_COLUMNS = ("id", "label", "subject", "trial")
 MEDIA_COLUMNS = ("sensor", "video")
+#: integer labels are class indices; more classes than this is a typo (``range(K)`` class names are built)
+MAX_CLASSES = 10_000
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() accepts '²', which int() refuses
 
 __all__ = ["Manifest", "manifest_classes", "read_manifest", "read_sensor_file", "scan_manifest"]
 
@@ -62,13 +67,18 @@ def _check_rate(path: Path, rate_hz) -> float:
         raise DataError(f"{path}: rate_hz must be a number, got {rate_hz!r}") from None
     if not np.isfinite(rate) or rate <= 0:
         raise DataError(f"{path}: rate_hz must be a positive number, got {rate_hz!r}")
-    return rate
+    return check_rate(rate, path, "rate_hz")
 
 
 def _read_sensor_csv(path: Path, rate_hz: float | None) -> InertialSignal:
+    reader = None
     try:
         with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
+            reader = csv.reader(fh)
+            rows = list(reader)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (128 kB), a NUL byte
+        line = reader.line_num if reader is not None else 0
+        raise DataError(f"{path}: line {line}: malformed CSV ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: unreadable CSV ({exc})") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
@@ -101,7 +111,16 @@ def _read_sensor_csv(path: Path, rate_hz: float | None) -> InertialSignal:
         raise DataError(
             f"{path}: timestamps must be strictly increasing; line {k + 3} has t={t[k + 1]:g} after t={t[k]:g}"
         )
-    rate = _check_rate(path, rate_hz) if rate_hz is not None else 1.0 / float(np.median(steps))
+    if rate_hz is not None:
+        rate = _check_rate(path, rate_hz)
+    else:
+        with np.errstate(divide="ignore", over="ignore"):
+            rate = float(1.0 / np.median(steps))
+        if not (np.isfinite(rate) and MIN_RATE_HZ <= rate <= MAX_RATE_HZ):
+            raise DataError(f"{path}: timestamps give a sampling rate of {rate:g} Hz (median step "
+                            f"{float(np.median(steps)):g} s); expected {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz "
+                            f"(is 't' in seconds?)")
+    check_signal_length(data.shape[0], path)
     return InertialSignal(samples=np.ascontiguousarray(data[:, 1:]), rate_hz=rate, channels=tuple(header[1:]))
 
 
@@ -123,6 +142,7 @@ def _read_sensor_npy(path: Path, rate_hz: float | None) -> InertialSignal:
     bad = ~np.isfinite(samples)
     if bad.any():
         raise DataError(f"{path}: {int(bad.sum())} NaN/Inf value(s), first at sample {int(np.argwhere(bad)[0][0])}")
+    check_signal_length(samples.shape[0], path)
     return InertialSignal(samples=samples, rate_hz=rate, channels=_default_channels(samples.shape[1]))
 
 
@@ -144,7 +164,9 @@ def read_sensor_file(path: str | Path, rate_hz: float | None = None) -> Inertial
     if suffix == ".mat":
         from vskd.data.utd_mhad import read_inertial
 
-        return read_inertial(path)
+        signal = read_inertial(path)
+        check_signal_length(signal.samples.shape[0], path)
+        return signal
     raise DataError(f"{path}: unknown sensor file type '{suffix}' (expected .csv, .npy or a UTD-MHAD *_inertial.mat)")
 
 
@@ -155,11 +177,14 @@ def _video_count(path: Path) -> int:
     return video_info(path)[0]
 
 
+def _is_int(text: str) -> bool:
+    return _INTEGER.fullmatch(text) is not None
+
+
 def _parse_int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{what} must be an integer, got {value!r}") from None
+    if not _is_int(value) or len(value) > 18:
+        raise ValueError(f"{what} must be an integer (ASCII digits, at most 18), got {value[:40]!r}")
+    return int(value)
 
 
 def scan_manifest(
@@ -217,8 +242,9 @@ def scan_manifest(
             row_rate = rate_hz
             if row.get("rate_hz"):
                 row_rate = float(row["rate_hz"])
-                if not np.isfinite(row_rate) or row_rate <= 0:
-                    raise ValueError(f"rate_hz must be a positive number, got {row['rate_hz']!r}")
+                if not (np.isfinite(row_rate) and MIN_RATE_HZ <= row_rate <= MAX_RATE_HZ):
+                    raise ValueError(f"rate_hz must be a number in {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz, "
+                                     f"got {row['rate_hz']!r}")
             if sensor is not None and not sensor.is_file():
                 raise ValueError(f"sensor file not found: {sensor}")
             if sensor is not None and sensor.suffix.lower() == ".npy" and row_rate is None:
@@ -232,7 +258,12 @@ def scan_manifest(
 
     # labels: all integers (0-based indices) or all names
     labels = [r[2] for r in rows]
-    is_int = [lab.lstrip("-").isdigit() for lab in labels]
+    is_int = [_is_int(lab) for lab in labels]
+    if labels and all(is_int) and classes is None:
+        k = max(range(len(labels)), key=lambda j: int(labels[j]) if len(labels[j]) < 30 else 10**30)
+        if len(labels[k]) >= 30 or int(labels[k]) >= MAX_CLASSES:
+            raise DataError(f"{path}: row {rows[k][0]}: integer label {labels[k][:40]} is a class index; at most "
+                            f"{MAX_CLASSES} classes (labels 0..{MAX_CLASSES - 1}) are supported")
     if classes is not None:
         class_list = [str(c) for c in classes]
         if len(set(class_list)) != len(class_list):
@@ -254,7 +285,7 @@ def scan_manifest(
         where = f"{path}: row {rownum} ({rid})"
         if label_text in class_list:
             label = class_list.index(label_text)
-        elif label_text.lstrip("-").isdigit() and 0 <= int(label_text) < len(class_list):
+        elif _is_int(label_text) and len(label_text) < 30 and 0 <= int(label_text) < len(class_list):
             label = int(label_text)
         else:
             problems.append(f"{where}: label {label_text!r} is not one of the classes {class_list}")

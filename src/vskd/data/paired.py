@@ -38,6 +38,7 @@ from vskd.data.augment import SignalAugment
 from vskd.data.cache import ArrayCache
 from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
 from vskd.data.recording import Recording
+from vskd.data.rules import check_frame_size, check_signal_length
 from vskd.data.skeleton import augment_skeleton, prepare_skeleton
 from vskd.errors import ConfigError, DataError, VskdError
 
@@ -130,8 +131,7 @@ def _inertial_window(recording: Recording, axes: Sequence[str]) -> np.ndarray:
         window = signal.select(tuple(axes))
     except DataError as exc:
         raise _context(recording, "inertial", exc) from None
-    if window.shape[0] < 1:
-        raise DataError(f"recording {recording.key} (inertial): the signal has no samples")
+    check_signal_length(window.shape[0], f"recording {recording.key}")  # the rule of vskd data check
     return np.asarray(window, dtype=np.float64)
 
 
@@ -217,6 +217,9 @@ def clip_frames(recording: Recording, spec: ClipSpec, cache: ArrayCache | None =
 
     def build() -> np.ndarray:
         video = recording.load(spec.modality)
+        shape = getattr(video, "shape", None)
+        if shape is not None and len(shape) >= 3:
+            check_frame_size(shape[1], shape[2], f"recording {recording.key}", spec.modality)
         try:
             return decode_clip(video, spec)
         except DataError as exc:

@@ -17,9 +17,17 @@ returns a :class:`Decision` each time a window is complete:
 
 Bad input never stops the stream; it is reported as a :class:`StreamWarning` (``warnings.warn``) and:
 
-* a sample with a non-finite or non-increasing timestamp (out of order, duplicated) is **dropped**;
+* a sample with a non-finite, absurd (``|t|`` above :data:`MAX_TIMESTAMP_S`) or non-increasing
+  timestamp (out of order, duplicated) is **dropped**, and so is a sample with a value beyond float32's
+  range (``|v| > 3.4e38``, which the model's float32 input would turn into inf);
 * a window containing a NaN/Inf value, or with fewer than ``min_fill`` x N real samples inside it (a
-  gap, a sensor drop-out), is **skipped** (counted in ``skipped``).
+  gap, a sensor drop-out), is **skipped** (counted in ``skipped``), and so is a window the model
+  cannot score (it refuses the window, or its logits are not finite).
+
+The options are bounded when the recogniser is built: ``window_s`` in (0, :data:`MAX_WINDOW_S`] and at
+most :data:`vskd.gaf.MAX_GAF_SIDE` samples at the model's rate (a full-length GAF is N x N), ``hop_s``
+in [:data:`MIN_HOP_S`, :data:`MAX_WINDOW_S`] (there is at most one decision per sample anyway),
+``threads`` in 1..:data:`MAX_THREADS`.
 
 :func:`parse_csv` reads ``t,x,y,z`` lines (a header and ``#`` comments are ignored; malformed lines
 are warned about and dropped) and :func:`mat_samples` replays a UTD-MHAD ``.mat`` at its 50 Hz.
@@ -38,9 +46,40 @@ from pathlib import Path
 import numpy as np
 
 from vskd.deploy.runtime import Predictor, load_predictor
-from vskd.errors import ConfigError
+from vskd.errors import ConfigError, VskdError
 
-__all__ = ["Decision", "StreamRecognizer", "StreamWarning", "mat_samples", "parse_csv", "recognize"]
+__all__ = ["MAX_THREADS", "MAX_TIMESTAMP_S", "MAX_WINDOW_S", "MIN_HOP_S", "Decision", "StreamRecognizer",
+           "StreamWarning", "check_threads", "mat_samples", "parse_csv", "recognize"]
+
+#: the longest window and hop (seconds): one hour
+MAX_WINDOW_S = 3600.0
+#: the shortest hop (seconds); a shorter one cannot give more decisions (at most one per sample)
+MIN_HOP_S = 1e-3
+#: timestamps beyond +-1e10 s (317 years; Unix time is 1.7e9 s) are absurd and lose the precision of
+#: float64 needed to place samples of a window (spacing 2e-6 s at 1e10)
+MAX_TIMESTAMP_S = 1e10
+#: the most intra-op threads ``--threads`` may ask for
+MAX_THREADS = 1024
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_threads(threads) -> int | None:
+    """``threads`` as an int in 1..MAX_THREADS (None: the runtime's default); ConfigError otherwise."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"--threads must be an integer in [1, {MAX_THREADS}], got {threads!r}")
+    return int(threads)
+
+
+def _seconds(value, option: str, lo: float, hi: float, lo_open: bool) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    v = float(value) if ok else math.nan
+    inside = (v > lo if lo_open else v >= lo) and v <= hi
+    if not (math.isfinite(v) and inside):
+        lo_txt = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        raise ConfigError(f"{option} must be a number of seconds {lo_txt} and <= {hi:g}, got {value!r}")
+    return v
 
 
 class StreamWarning(UserWarning):
@@ -82,19 +121,25 @@ class StreamRecognizer:
 
     def __init__(self, model: Predictor | str | Path, window_s: float = 3.0, hop_s: float = 0.5,
                  min_fill: float = 0.8, threads: int | None = 1) -> None:
+        from vskd.gaf import MAX_GAF_SIDE
+
+        window_s = _seconds(window_s, "--window", 0.0, MAX_WINDOW_S, lo_open=True)
+        if not (isinstance(hop_s, (int, float)) and math.isfinite(hop_s) and hop_s > 0):
+            raise ConfigError(f"--hop must be a positive number of seconds, got {hop_s!r}")
+        hop_s = _seconds(hop_s, "--hop", MIN_HOP_S, MAX_WINDOW_S, lo_open=False)
+        if not (isinstance(min_fill, (int, float)) and 0 < min_fill <= 1):
+            raise ConfigError(f"min_fill must lie in (0, 1], got {min_fill!r}")
+        threads = check_threads(threads)
         self.predictor = model if isinstance(model, Predictor) else load_predictor(model, threads=threads)
         info = self.predictor.info
         self.rate = float(info.rate_hz)
-        if not (isinstance(window_s, (int, float)) and math.isfinite(window_s) and window_s > 0):
-            raise ConfigError(f"--window must be a positive number of seconds, got {window_s!r}")
-        if not (isinstance(hop_s, (int, float)) and math.isfinite(hop_s) and hop_s > 0):
-            raise ConfigError(f"--hop must be a positive number of seconds, got {hop_s!r}")
-        if not 0 < min_fill <= 1:
-            raise ConfigError(f"min_fill must lie in (0, 1], got {min_fill!r}")
         self.n = round(window_s * self.rate)
         if self.n < info.min_length:
             raise ConfigError(f"--window {window_s:g} s is {self.n} samples at {self.rate:g} Hz; the model needs at "
                               f"least {info.min_length} ({info.min_length / self.rate:g} s)")
+        if self.n > MAX_GAF_SIDE and info.window_length is None:
+            raise ConfigError(f"--window {window_s:g} s is {self.n} samples at {self.rate:g} Hz; a window is at most "
+                              f"{MAX_GAF_SIDE} samples ({MAX_GAF_SIDE / self.rate:g} s; its GAF is N x N)")
         self.window_s, self.hop_s, self.min_fill = float(window_s), float(hop_s), float(min_fill)
         self.span = (self.n - 1) / self.rate  # seconds from the first to the last grid instant
         self.channels = len(info.axes)
@@ -126,6 +171,16 @@ class StreamRecognizer:
         if not math.isfinite(t):
             self.dropped += 1
             _warn(f"sample with a non-finite timestamp {t!r} dropped")
+            return []
+        if abs(t) > MAX_TIMESTAMP_S:
+            self.dropped += 1
+            _warn(f"sample with an absurd timestamp {t:.6g} s (|t| > {MAX_TIMESTAMP_S:g} s) dropped")
+            return []
+        big = np.isfinite(x) & (np.abs(x) > _FLOAT32_MAX)  # finite in float64, inf in the model's float32
+        if big.any():
+            self.dropped += 1
+            _warn(f"sample at t={t:.6g} s has a value beyond float32's range ({x[big][0]:.3g}; |v| <= "
+                  f"{_FLOAT32_MAX:.3g}); dropped")
             return []
         if self._t and t <= self._t[-1]:
             self.dropped += 1
@@ -192,7 +247,16 @@ class StreamRecognizer:
             j = np.clip(idx + shift, 0, len(seg_t) - 1)
             exact = np.abs(seg_t[j] - grid) <= 1e-6 / self.rate
             window[exact] = seg_x[j[exact]]
-        logits = self.predictor.predict_window(window)
+        try:
+            logits = np.asarray(self.predictor.predict_window(window), dtype=np.float64).reshape(-1)
+        except VskdError as exc:  # the model refuses this window: skip it, the stream goes on
+            self.skipped += 1
+            _warn(f"window {t0:.3f}-{t_end:.3f} s: {exc}; skipped")
+            return None
+        if logits.size == 0 or not np.isfinite(logits).all():
+            self.skipped += 1
+            _warn(f"window {t0:.3f}-{t_end:.3f} s: the model gave non-finite logits; skipped")
+            return None
         z = logits - logits.max()
         p = np.exp(z) / np.exp(z).sum()
         k = int(p.argmax())
