@@ -16,3 +16,15 @@ class DataError(VskdError):
 
 class ConfigError(VskdError):
     """A config file, a config key or a ``--set`` override is invalid."""
+
+
+class VskdWarning(UserWarning):
+    """Something the user should know that does not stop the job (e.g. a modality absent from a dataset
+    folder); the CLI prints it as one line, ``vskd COMMAND: warning: ...``."""
+
+
+def warn(message: str) -> None:
+    """Emit ``message`` as a :class:`VskdWarning` (one line in the CLI; ``pytest.warns`` can catch it)."""
+    import warnings
+
+    warnings.warn(message, VskdWarning, stacklevel=3)

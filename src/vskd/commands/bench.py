@@ -1,10 +1,8 @@
-"""``vskd bench NAME``: a benchmark spec from configs/bench/, run (resumably) and summarised."""
+"""``vskd bench NAME``: a benchmark spec from the shipped configs/bench/, run (resumably) and summarised."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-BENCH_DIR = Path(__file__).resolve().parents[3] / "configs" / "bench"
 
 
 def add_parser(sub) -> None:
@@ -46,7 +44,9 @@ def _run(args) -> int:
         import_ray()  # Ray missing: one line now, before any run
     path = Path(args.dataset)
     if not path.is_file():
-        path = BENCH_DIR / f"{args.dataset}-{args.preset}.yaml"
+        from vskd.resources import config_path
+
+        path = config_path(f"bench/{args.dataset}-{args.preset}.yaml")
     spec = load_spec(path)
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
     from vskd.io import prepare_output_dir

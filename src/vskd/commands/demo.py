@@ -10,15 +10,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "synthetic" / "demo.yaml"
+DEFAULT_CONFIG = "synthetic/demo.yaml"  # shipped with the package (vskd/configs/), see vskd.resources
+
+# --quick: the same three jobs and code path on the tiny synthetic preset, 32 px, one epoch each
+# (seconds on a CPU; a smoke test of an install, not a result). Later --set overrides win.
+QUICK = [
+    "data.preset=tiny",
+    "teacher.input.modality=rgb",
+    "teacher.input.num_segments=4",
+    "teacher.input.frame_size=32",
+    "teacher.input.crop_size=32",
+    "teacher.train.epochs=1",
+    "teacher.train.batch_size=8",
+    "teacher.train.lr_steps=[]",
+    "student.input.out_size=32",
+    "student.train.epochs=1",
+    "student.train.batch_size=8",
+]
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="teacher, student alone and DASK student on the synthetic dataset")
-    p.add_argument("--config", "-c", default=None, help=f"config (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[2])})")
+    p.add_argument("--config", "-c", default=None, help=f"config (default: the shipped {DEFAULT_CONFIG})")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the config's)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny data, 32 px, one epoch per job: checks an install in seconds (not a result)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_run)
 
@@ -27,10 +45,11 @@ def run_demo(config: str | Path | None, out: str | Path, overrides: list[str], p
     from vskd.config import load_config
     from vskd.engine import pipeline
     from vskd.errors import ConfigError
+    from vskd.resources import config_path
 
-    path = Path(config) if config else DEFAULT_CONFIG
+    path = Path(config) if config else config_path(DEFAULT_CONFIG)
     if not path.is_file():
-        raise ConfigError(f"demo config not found: {path} (run from a checkout of vskd or pass --config)")
+        raise ConfigError(f"demo config not found: {path} (pass an existing --config, or none for the shipped one)")
     from vskd.io import prepare_output_dir
 
     out = prepare_output_dir(out, "--out")
@@ -66,7 +85,7 @@ def format_table(rows: dict) -> str:
 
 
 def _run(args) -> int:
-    ov = list(args.overrides)
+    ov = (QUICK if args.quick else []) + list(args.overrides)
     if args.seed is not None:
         ov.append(f"seed={args.seed}")
     run_demo(args.config, args.out, ov, progress=not args.quiet)

@@ -23,7 +23,8 @@ Unix times may be in seconds, milliseconds or microseconds (judged from their ma
 Recordings are keyed ``RecordingKey("berkeley-mhad", action, subject, repetition)``, label
 ``action - 1`` (11 classes, :data:`ACTIONS`). Reader options: ``accelerometer`` (1..6, which Shimmer
 becomes ``acc_x, acc_y, acc_z``), ``cluster`` and ``camera`` (which camera's frames become ``rgb``),
-``rate_hz`` and ``modalities``. Every problem raises :class:`~vskd.errors.DataError` naming the file
+``rate_hz`` and ``modalities`` (default: the modalities whose folders are present; a one-line warning
+names an absent one). Every problem raises :class:`~vskd.errors.DataError` naming the file
 (and line).
 """
 
@@ -40,7 +41,7 @@ import numpy as np
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
 from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.data.resample import numeric_row, resample_uniform
-from vskd.errors import ConfigError, DataError
+from vskd.errors import ConfigError, DataError, warn
 
 DATASET = "berkeley-mhad"
 ACTIONS: list[str] = [
@@ -279,9 +280,10 @@ def _option_int(name: str, value, lo: int, hi: int | None = None) -> int:
     return v
 
 
-def _modalities(modalities) -> tuple[str, ...]:
+def _modalities(modalities) -> tuple[str, ...] | None:
+    """The modalities asked for, or None (not asked: read those present, see :func:`scan`)."""
     if modalities is None:
-        return MODALITIES
+        return None
     if isinstance(modalities, str):
         modalities = [m.strip() for m in modalities.split(",") if m.strip()]
     bad = [m for m in modalities if m not in MODALITIES]
@@ -320,7 +322,9 @@ def scan(
 
     Returns ``(clips, problems)``: one :class:`BerkeleyClip` per (subject, action, repetition) found and
     one line per file whose name does not parse, sits in the wrong folder, or frames without their
-    time-stamps file. A missing root or a missing folder for a requested modality raises DataError.
+    time-stamps file. A missing root or a missing folder for a requested modality raises DataError;
+    with ``modalities=None`` the modalities whose folders are present are read (a one-line
+    :class:`~vskd.errors.VskdWarning` names the absent one) and only a folder with neither raises.
     """
     root = Path(root)
     acc_n = _option_int("accelerometer", accelerometer, 1, NUM_ACCELEROMETERS)
@@ -333,6 +337,17 @@ def scan(
     acc_dir = root / "Accelerometer" / f"Shimmer{acc_n:02d}"
     cam_dir = root / "Camera" / f"Cluster{cl:02d}" / f"Cam{cam:02d}"
     ts_dir = root / "Time_stamps"
+    if mods is None:  # not asked for: read the modalities present, say in one line which are absent
+        present = {"inertial": acc_dir.is_dir(), "rgb": cam_dir.is_dir() and ts_dir.is_dir()}
+        mods = tuple(m for m in MODALITIES if present[m])
+        if not mods:
+            raise DataError(f"{root}: no Berkeley-MHAD data in it (expected {acc_dir.relative_to(root)}/ for the "
+                            f"accelerometer, or {cam_dir.relative_to(root)}/ and Time_stamps/ for the frames)")
+        if not present["rgb"]:
+            what = cam_dir if not cam_dir.is_dir() else ts_dir
+            warn(f"{root}: reading inertial only, rgb is absent ({what.relative_to(root)}/ not found)")
+        elif not present["inertial"]:
+            warn(f"{root}: reading rgb only, inertial is absent ({acc_dir.relative_to(root)}/ not found)")
     if "inertial" in mods and not acc_dir.is_dir():
         raise DataError(f"{acc_dir}: folder not found (accelerometer {acc_n}); pass modalities=rgb to read frames only")
     if "rgb" in mods and not cam_dir.is_dir():
@@ -439,7 +454,8 @@ def list_recordings(
         accelerometer: which Shimmer (1..6) is the ``inertial`` modality (channels ``acc_x, acc_y, acc_z``).
         cluster, camera: which camera's frames are the ``rgb`` modality.
         rate_hz: the fixed rate the accelerometer is resampled to.
-        modalities: ``inertial`` and/or ``rgb`` (default both; each needs its folder).
+        modalities: ``inertial`` and/or ``rgb`` (each then needs its folder); default: those present,
+            with a one-line :class:`~vskd.errors.VskdWarning` naming the absent one.
 
     Raises:
         DataError: a missing root or folder, a badly named file, frames without a time-stamps file.

@@ -16,7 +16,9 @@ only checks that video files exist and are not empty; NaN/Inf in the data are th
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import numpy as np
 
 from vskd.data.recording import MODALITIES, InertialSignal, Recording
 from vskd.data.rules import MIN_SAMPLES, check_frame_size, check_rate, too_short
-from vskd.errors import ConfigError, DataError, VskdError
+from vskd.errors import ConfigError, DataError, VskdError, VskdWarning
 
 __all__ = ["CheckReport", "check_dataset", "check_recordings", "peek_mat"]
 
@@ -288,6 +290,19 @@ def check_recordings(
     return report
 
 
+@contextlib.contextmanager
+def _warnings_into(report: CheckReport):
+    """Collect the readers' :class:`~vskd.errors.VskdWarning` lines (e.g. an absent modality) as report warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VskdWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, VskdWarning):
+            report.warnings.append(str(w.message))
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def check_dataset(
     name: str,
     root: str | Path | None = None,
@@ -316,8 +331,9 @@ def check_dataset(
         raise ConfigError("min_samples and min_frames must be at least 1")
     reader = get_dataset(name)
     root = reader.require_root(root, how="--root")
-    found = reader.scan(root, **reader.resolve_options(options))
     report = CheckReport(dataset=name, root=str(root) if root is not None else None)
+    with _warnings_into(report):  # e.g. a modality absent from the whole folder: one warning line
+        found = reader.scan(root, **reader.resolve_options(options))
     report.errors.extend(found.problems)
     report.notes.extend(found.notes)
     recordings = found.recordings

@@ -41,7 +41,7 @@ from vskd.data.resample import numeric_row, resample_uniform
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
 from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
 from vskd.data.video import read_frames, video_info
-from vskd.errors import ConfigError, DataError
+from vskd.errors import ConfigError, DataError, warn
 
 DATASET = "mmact"
 ACTIONS: list[str] = [
@@ -214,8 +214,8 @@ def _options(sensors, cameras, rate_hz, modalities):
         raise ConfigError(f"mmact option 'rate_hz': expected a positive number, got {rate_hz!r}") from None
     if not np.isfinite(rate) or rate <= 0:
         raise ConfigError(f"mmact option 'rate_hz': expected a positive number, got {rate_hz!r}")
-    if modalities is None:
-        modalities = MODALITIES
+    if modalities is None:  # not asked for: scan reads the modalities present
+        return sensors, cameras, rate, None
     if isinstance(modalities, str):
         modalities = [m.strip() for m in modalities.split(",") if m.strip()]
     if not modalities or any(m not in MODALITIES for m in modalities):
@@ -240,6 +240,16 @@ def scan(
     sensors, cameras, rate, mods = _options(sensors, cameras, rate_hz, modalities)
     if not root.is_dir():
         raise DataError(f"{root}: MMAct root not found (expected a folder with acc_watch_clip/ ... and video/)")
+    if mods is None:  # not asked for: read the modalities present, say in one line which are absent
+        sroot, vroot = _sensor_root(root), _video_root(root)
+        mods = tuple(m for m, there in (("inertial", sroot is not None), ("rgb", vroot is not None)) if there)
+        if not mods:
+            raise DataError(f"{root}: no MMAct data in it (expected sensor folders such as acc_watch_clip/, "
+                            "or video/ or Video_trimmed/)")
+        if vroot is None:
+            warn(f"{root}: reading inertial only, rgb is absent (no video/ or Video_trimmed/ folder)")
+        elif sroot is None:
+            warn(f"{root}: reading rgb only, inertial is absent (no *_clip sensor folders)")
     problems: list[str] = []
     found: dict[Clip, dict[str, Path]] = {}
     if "inertial" in mods:
@@ -358,7 +368,8 @@ def list_recordings(
         sensors: which sensor streams make the ``inertial`` modality (default the smartwatch accelerometer).
         cameras: which cameras' videos to use (default all found); one recording per camera.
         rate_hz: the fixed rate all sensors are resampled to.
-        modalities: ``inertial`` and/or ``rgb`` (default both; each needs its folders).
+        modalities: ``inertial`` and/or ``rgb`` (each then needs its folders); default: those present,
+            with a one-line :class:`~vskd.errors.VskdWarning` naming the absent one.
 
     Raises:
         DataError: a missing root or folder, a badly named file, a clip missing one of the sensors.

@@ -3,7 +3,8 @@ run one step, :meth:`Bench.execute`) and its pending steps ``[(seed, kind, item)
 (teachers first), and must start a distillation run only once its teacher's step has ended.
 
 * :func:`run_serial` — one step after the other, in this process (``--jobs 1``, the default);
-* :func:`run_pool` — ``--jobs N``: N spawned worker processes of ``cores // N`` torch threads each;
+* :func:`run_pool` — ``--jobs N``: N spawned worker processes, torch threads each from the policy of
+  :mod:`vskd.threads` (``(cores - 1) // N`` unless ``--threads`` / ``$OMP_NUM_THREADS`` say otherwise);
   a step whose teacher is still pending or running waits;
 * :func:`run_ray` — ``--executor ray``: every step one Ray task (``num_cpus`` = its torch threads,
   ``num_gpus`` from the config's device), on a local Ray instance or the cluster at ``--address``; a
@@ -43,12 +44,15 @@ def run_serial(bench, steps, t0: float) -> None:
 
 
 def run_pool(bench, steps, t0: float, jobs: int) -> None:
-    """``jobs`` worker processes (spawned, ``cores // jobs`` threads each); teacher before student."""
+    """``jobs`` worker processes (spawned, ``vskd.threads.worker_threads(jobs)`` threads each); teacher
+    before student."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    from vskd.threads import worker_threads
+
     n = len(steps)
-    threads = max(1, cpu_count() // jobs)
+    threads = worker_threads(jobs)  # the thread policy, shared with every vskd process (vskd.threads)
     pending = list(enumerate(steps, 1))
     running: dict = {}
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,

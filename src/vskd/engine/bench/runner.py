@@ -19,6 +19,7 @@ from vskd.config import load_config
 from vskd.engine.bench.spec import BenchSpec, RunSpec
 from vskd.engine.bench.stats import describe, paired_difference
 from vskd.errors import VskdError
+from vskd.threads import worker_threads
 
 __all__ = ["Bench"]
 
@@ -71,16 +72,16 @@ class Bench:
         """Run every unfinished step and return the summary.
 
         ``executor="process"`` (default): in this process, or with ``jobs`` > 1 that many steps at once
-        in worker processes (each with ``cores // jobs`` torch threads), a distillation run starting
+        in worker processes (torch threads each: ``vskd.threads.worker_threads``), a distillation run starting
         once its teacher is done. ``executor="ray"``: every step a Ray task (local Ray, or the cluster
-        at ``address``) with ``cores // jobs`` CPUs, a distillation task waiting for its teacher's task.
+        at ``address``) with as many CPUs as ``worker_threads(jobs)`` threads, a distillation task waiting for its teacher's task.
         """
         from vskd.engine.bench import executors
 
         steps = self.pending()
         t0 = time.time()
         if executor == "ray":
-            executors.run_ray(self, steps, t0, threads=max(1, executors.cpu_count() // max(1, jobs)),
+            executors.run_ray(self, steps, t0, threads=worker_threads(max(1, jobs)),
                               address=address)
         elif executor == "process":
             if jobs <= 1:
