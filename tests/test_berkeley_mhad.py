@@ -12,7 +12,7 @@ from vskd.cli import main
 from vskd.data import berkeley_mhad as bm
 from vskd.data.datasets import class_names, load_recordings
 from vskd.data.protocols import make_splits
-from vskd.errors import ConfigError, DataError
+from vskd.errors import ConfigError, DataError, VskdWarning
 
 T0 = 1_335_000_000.0  # a unix time in 2012 (seconds)
 FPS = 22.0
@@ -202,3 +202,33 @@ def test_resample_uniform_refuses_an_implausible_time_span() -> None:
     """Found by the reader fuzz: two stamps 4 years apart must not allocate 4 years of samples."""
     with pytest.raises(DataError, match="span"):
         bm.resample_uniform("acc.txt", np.array([1.0, 1.335e8]), np.ones((2, 3)), 30.0)
+
+
+def test_reads_the_modalities_present_and_names_the_absent_one(root: Path, capsys) -> None:
+    import shutil
+
+    shutil.rmtree(root / "Camera")  # the accelerometer files only, as the Shimmer-only download
+    with pytest.warns(VskdWarning, match=r"reading inertial only, rgb is absent \(Camera/ not found\)"):
+        recs = load_recordings("berkeley-mhad", root)
+    assert len(recs) == 6 and all(set(r.sources) == {"inertial"} for r in recs)
+    with pytest.raises(DataError, match="Cam01: folder not found"):  # asked for: still an error
+        load_recordings("berkeley-mhad", root, modalities="inertial,rgb")
+    assert main(["data", "check", "--dataset", "berkeley-mhad", "--root", str(root)]) == 0
+    captured = capsys.readouterr()
+    assert "6 recordings" in captured.out and "usable: 0 error(s), 1 warning(s)" in captured.out
+    assert [line for line in captured.out.splitlines() if "rgb is absent" in line] == [
+        f"warning: {root}: reading inertial only, rgb is absent (Camera/ not found)"]
+    shutil.rmtree(root / "Accelerometer")
+    with pytest.raises(DataError, match="no Berkeley-MHAD data in it"):
+        load_recordings("berkeley-mhad", root)
+
+
+def test_real_accelerometer_only_folder_checks_without_options(capsys) -> None:
+    real = Path(__file__).resolve().parents[2] / "shared" / "data" / "berkeley-mhad"
+    if not (real / "Accelerometer").is_dir():
+        pytest.skip(f"Berkeley-MHAD accelerometer files not found in {real}")
+    assert main(["data", "check", "--dataset", "berkeley-mhad", "--root", str(real), "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "rgb is absent" in out and "usable: 0 error(s)" in out
+    n = int(out.splitlines()[0].split(": ")[1].split()[0])
+    assert n > 600  # 12 subjects x 11 actions x 5 repetitions, less the few the release lacks

@@ -21,30 +21,6 @@ from vskd.errors import VskdError
 from vskd.gaf import GAFEncoder, gaf_image, gramian_angular_field, paa, paa_bounds, resolve_image_size
 
 
-def _import_pyts():
-    """Import pyts (the oracle) with numba's JIT off while its modules are defined.
-
-    pyts compiles its numba kernels eagerly at import (about 35 s on 2 cores for ``pyts.image``);
-    with ``DISABLE_JIT`` the very same Python source runs in the interpreter, which is fast enough for
-    the small inputs here. Modules already imported elsewhere keep their compiled kernels. The
-    benchmark (benchmarks/gaf.py) uses the compiled pyts.
-    """
-    numba = pytest.importorskip("numba")
-    pytest.importorskip("pyts")
-    saved = numba.config.DISABLE_JIT
-    numba.config.DISABLE_JIT = True
-    try:
-        import pyts.image as image
-        from pyts.approximation import PiecewiseAggregateApproximation
-        from pyts.preprocessing import MinMaxScaler
-        from pyts.utils import segmentation
-    finally:
-        numba.config.DISABLE_JIT = saved
-    return image, PiecewiseAggregateApproximation, MinMaxScaler, segmentation
-
-
-pyts_image, PiecewiseAggregateApproximation, MinMaxScaler, segmentation = _import_pyts()
-
 GOLDEN_DIR = Path(__file__).parent / "data" / "gaf"
 GOLDEN_RECORDING = "a1_s1_t1_inertial.mat"
 GOLDEN_SIZE = 64
@@ -52,15 +28,6 @@ GOLDEN_FILES = {"summation": "a1_s1_t1_acc_gasf_paa64.png", "difference": "a1_s1
 
 TOL = 1e-6
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def pyts_gaf(x: np.ndarray, method: str, image_size, sample_range) -> np.ndarray:
-    """pyts' GramianAngularField on x (..., T) in float64 (the oracle)."""
-    x = np.asarray(x, dtype=np.float64)
-    flat = x.reshape(-1, x.shape[-1])
-    size = 1.0 if image_size is None else image_size
-    out = pyts_image.GramianAngularField(image_size=size, sample_range=sample_range, method=method).transform(flat)
-    return out.reshape(*x.shape[:-1], *out.shape[-2:])
 
 
 def as_numpy(a) -> np.ndarray:
@@ -72,19 +39,19 @@ def as_numpy(a) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_paa_bounds_equal_pyts_segmentation() -> None:
+def test_paa_bounds_equal_pyts_segmentation(pyts_oracle) -> None:
     for t in range(2, 70):
         for s in range(1, t + 1):
-            start, end, size = segmentation(t, -(-t // s), overlapping=False, n_segments=s)
+            start, end, size = pyts_oracle.segmentation(t, -(-t // s), overlapping=False, n_segments=s)
             bounds = paa_bounds(t, s)
             assert size == s
             assert bounds[:-1] == start.tolist() and bounds[1:] == end.tolist(), (t, s)
 
 
 @pytest.mark.parametrize("output_size", [1, 4, 7, 33, 100, 0.25, 0.5, 1.0])
-def test_paa_equals_pyts(output_size) -> None:
+def test_paa_equals_pyts(pyts_oracle, output_size) -> None:
     x = np.random.default_rng(1).normal(size=(5, 100)) * 3 + 1
-    ref = PiecewiseAggregateApproximation(window_size=None, output_size=output_size, overlapping=False).transform(x)
+    ref = pyts_oracle.PiecewiseAggregateApproximation(window_size=None, output_size=output_size, overlapping=False).transform(x)
     got = paa(x, output_size)
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
@@ -102,14 +69,14 @@ T_MAIN = 100
 
 @pytest.mark.parametrize("method", ["summation", "difference"])
 @pytest.mark.parametrize("image_size", [None, 1, 2, 7, 30, 99, T_MAIN, 0.01, 0.3, 0.77, 1.0])
-def test_equals_pyts_random(method: str, image_size) -> None:
+def test_equals_pyts_random(pyts_oracle, method: str, image_size) -> None:
     rng = np.random.default_rng(abs(hash((method, str(image_size)))) % 2**32)
     # batched leading dims (2, 3); offsets and scales of accelerometer-like and larger signals
     x = rng.normal(size=(2, 3, T_MAIN)) * rng.uniform(0.01, 50, size=(2, 3, 1)) + rng.normal(0, 5, size=(2, 3, 1))
     for sample_range in [(-1, 1), (0, 1), (-0.5, 0.25)]:
         for dtype in (np.float64, np.float32):
             xd = x.astype(dtype)
-            ref = pyts_gaf(xd, method, image_size, sample_range)
+            ref = pyts_oracle.gaf(xd, method, image_size, sample_range)
             for kind in ("numpy", "torch"):
                 inp = xd if kind == "numpy" else torch.from_numpy(xd)
                 got = gramian_angular_field(inp, method=method, image_size=image_size, sample_range=sample_range)
@@ -122,19 +89,19 @@ def test_equals_pyts_random(method: str, image_size) -> None:
 
 @pytest.mark.parametrize("t", [1, 2, 3])
 @pytest.mark.parametrize("method", ["summation", "difference"])
-def test_short_series_equal_pyts(t: int, method: str) -> None:
+def test_short_series_equal_pyts(pyts_oracle, t: int, method: str) -> None:
     x = np.random.default_rng(t).normal(size=(4, t))
     x[0] = 0.5  # a constant one as well
     sizes = [None, *range(1, t + 1), 0.5, 1.0]
     for image_size in sizes:
-        ref = pyts_gaf(x, method, image_size, (-1, 1))
+        ref = pyts_oracle.gaf(x, method, image_size, (-1, 1))
         got = gramian_angular_field(x, method=method, image_size=image_size)
         np.testing.assert_allclose(got, ref, rtol=0, atol=TOL)
 
 
 @pytest.mark.parametrize("sample_range", [(-1, 1), (0, 1), (-0.3, 0.9)])
 @pytest.mark.parametrize("image_size", [None, 5, 0.4])
-def test_constant_series_maps_to_lower_bound(sample_range, image_size) -> None:
+def test_constant_series_maps_to_lower_bound(pyts_oracle, sample_range, image_size) -> None:
     values = [0.0, 0.1, -7.77, 1234.567, 1e6, 1e-300, -3e300]
     x = np.repeat(np.asarray(values)[:, None], 23, axis=1)
     lo = sample_range[0]
@@ -144,34 +111,34 @@ def test_constant_series_maps_to_lower_bound(sample_range, image_size) -> None:
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
         # pyts agrees where its own float64 sums do not overflow
         ok = np.abs(x[:, 0]) < 1e300
-        np.testing.assert_allclose(got[ok], pyts_gaf(x[ok], method, image_size, sample_range), rtol=0, atol=TOL)
+        np.testing.assert_allclose(got[ok], pyts_oracle.gaf(x[ok], method, image_size, sample_range), rtol=0, atol=TOL)
 
 
-def test_sample_range_none_equals_pyts_and_checks_bounds() -> None:
+def test_sample_range_none_equals_pyts_and_checks_bounds(pyts_oracle) -> None:
     x = np.random.default_rng(3).uniform(-1, 1, size=(3, 40))
     x[0, :2] = (-1.0, 1.0)
     for method in ("summation", "difference"):
         for image_size in (None, 9, 0.5):
-            ref = pyts_gaf(x, method, image_size, None)
+            ref = pyts_oracle.gaf(x, method, image_size, None)
             got = gramian_angular_field(torch.from_numpy(x), method=method, image_size=image_size, sample_range=None)
             np.testing.assert_allclose(got.numpy(), ref, rtol=0, atol=TOL)
     with pytest.raises(VskdError, match=r"sample_range=None.*\[-1, 1\]"):
         gramian_angular_field(x * 1.5, sample_range=None)
 
 
-def test_tiny_range_follows_sklearn_rule() -> None:
+def test_tiny_range_follows_sklearn_rule(pyts_oracle) -> None:
     # a data range below 10 * eps64 counts as constant in pyts (sklearn's MinMaxScaler): ~ lower bound
     x = np.random.default_rng(4).normal(size=(2, 30)) * 1e-17
-    ref = pyts_gaf(x, "summation", None, (-1, 1))
+    ref = pyts_oracle.gaf(x, "summation", None, (-1, 1))
     np.testing.assert_allclose(gramian_angular_field(x), ref, rtol=0, atol=TOL)
     np.testing.assert_allclose(ref, 1.0, atol=1e-6)
 
 
-def test_numpy_and_torch_dtypes_and_shapes() -> None:
+def test_numpy_and_torch_dtypes_and_shapes(pyts_oracle) -> None:
     x = np.arange(12, dtype=np.int64).reshape(2, 6) ** 2
     got = gramian_angular_field(x)
     assert got.dtype == np.float64 and got.shape == (2, 6, 6)
-    np.testing.assert_allclose(got, pyts_gaf(x, "summation", None, (-1, 1)), atol=TOL)
+    np.testing.assert_allclose(got, pyts_oracle.gaf(x, "summation", None, (-1, 1)), atol=TOL)
     got_t = gramian_angular_field(torch.from_numpy(x), image_size=3)
     assert got_t.dtype == torch.get_default_dtype() and got_t.shape == (2, 3, 3)
     # big-endian and non-contiguous arrays are read as they are
@@ -185,7 +152,7 @@ def test_numpy_and_torch_dtypes_and_shapes() -> None:
     np.testing.assert_array_equal(gramian_angular_field(x, method="d"), gramian_angular_field(x, method="difference"))
 
 
-def test_reduced_precision_matmul_setting_is_not_used() -> None:
+def test_reduced_precision_matmul_setting_is_not_used(pyts_oracle) -> None:
     # with TF32/bf16 matrix products allowed, the float32 fields fall back to elementwise products
     x = np.random.default_rng(7).normal(size=(3, 60)).astype(np.float32)
     before = torch.get_float32_matmul_precision()
@@ -193,7 +160,7 @@ def test_reduced_precision_matmul_setting_is_not_used() -> None:
         torch.set_float32_matmul_precision("medium")
         for method in ("summation", "difference"):
             got = gramian_angular_field(torch.from_numpy(x), method=method, image_size=25)
-            np.testing.assert_allclose(got.numpy(), pyts_gaf(x, method, 25, (-1, 1)), rtol=0, atol=TOL)
+            np.testing.assert_allclose(got.numpy(), pyts_oracle.gaf(x, method, 25, (-1, 1)), rtol=0, atol=TOL)
             assert (torch.diagonal(got, dim1=-2, dim2=-1) == 0).all() or method == "summation"
     finally:
         torch.set_float32_matmul_precision(before)
@@ -262,7 +229,7 @@ def test_property_gasf_symmetric_gadf_antisymmetric_bounded(data, sample_range) 
 @PROPS
 @given(st.integers(2, 40).flatmap(lambda t: arrays(np.float64, (3, t), elements=st.floats(-1e3, 1e3))),
        st.sampled_from(["summation", "difference"]), st.data())
-def test_property_equals_pyts(x, method, data) -> None:
+def test_property_equals_pyts(pyts_oracle, x, method, data) -> None:
     t = x.shape[-1]
     image_size = data.draw(st.one_of(st.none(), st.integers(1, t), st.floats(0.05, 1.0)))
     # pyts' own scaling (x * scale + offset) cancels badly when the range is tiny next to the
@@ -273,7 +240,7 @@ def test_property_equals_pyts(x, method, data) -> None:
     # pyts' PAA of a constant series can differ by one ulp between segments, which its min-max then
     # blows up to +-1; ours keeps the series constant (lower bound, as documented): not comparable
     assume(size == t or (np.ptp(x, axis=-1) > 0).all())
-    ref = pyts_gaf(x, method, image_size, (-1, 1))
+    ref = pyts_oracle.gaf(x, method, image_size, (-1, 1))
     np.testing.assert_allclose(gramian_angular_field(x, method, image_size), ref, rtol=0, atol=TOL)
 
 
@@ -300,18 +267,18 @@ def test_gaf_image_minmax_shape_range(method: str) -> None:
     torch.testing.assert_close(img, (g - lo) / (hi - lo), rtol=0, atol=1e-6)
 
 
-def test_gaf_image_affine_and_numpy() -> None:
+def test_gaf_image_affine_and_numpy(pyts_oracle) -> None:
     w = _window(seed=1)
     img = gaf_image(w.numpy(), method="difference", scaling="affine", image_size=20)
     assert isinstance(img, np.ndarray) and img.dtype == np.float32 and img.shape == (3, 20, 20)
-    ref = (pyts_gaf(w.numpy().T, "difference", 20, (-1, 1)) + 1) / 2
+    ref = (pyts_oracle.gaf(w.numpy().T, "difference", 20, (-1, 1)) + 1) / 2
     np.testing.assert_allclose(img, ref, rtol=0, atol=1e-6)
     assert img.min() >= 0 and img.max() <= 1
     # affine keeps absolute values: GADF diagonal (0) maps to exactly 0.5
     np.testing.assert_array_equal(np.diagonal(img, axis1=-2, axis2=-1), 0.5)
 
 
-def test_gaf_image_orientation() -> None:
+def test_gaf_image_orientation(pyts_oracle) -> None:
     w = _window(seed=2)
     std = gaf_image(w, method="difference")
     authors = gaf_image(w, method="difference", orientation="authors")
@@ -319,7 +286,7 @@ def test_gaf_image_orientation() -> None:
     assert not torch.equal(authors, std)
     torch.testing.assert_close(gaf_image(w, orientation="authors"), gaf_image(w), rtol=0, atol=0)
     # the authors' formula: psi = arcsin(x_hat), GADF = sin(psi_i - psi_j)
-    xh = MinMaxScaler(sample_range=(-1, 1)).transform(w.numpy().T)
+    xh = pyts_oracle.MinMaxScaler(sample_range=(-1, 1)).transform(w.numpy().T)
     psi = np.arcsin(np.clip(xh, -1, 1))
     g = np.sin(psi[:, :, None] - psi[:, None, :])
     lo, hi = g.min((1, 2), keepdims=True), g.max((1, 2), keepdims=True)
@@ -436,13 +403,13 @@ def _load_acc(utd_root: Path) -> np.ndarray:
     return np.asarray(loadmat(str(utd_root / "Inertial" / GOLDEN_RECORDING))["d_iner"][:, :3], dtype=np.float64)
 
 
-def _oracle_image(acc: np.ndarray, method: str) -> np.ndarray:
+def _oracle_image(pyts_oracle, acc: np.ndarray, method: str) -> np.ndarray:
     """(3, 64, 64) in [0, 1] from pyts only: GASF, or the authors' arcsin GADF, then per-channel min-max."""
     if method == "summation":
-        g = pyts_gaf(acc.T, "summation", GOLDEN_SIZE, (-1, 1))
+        g = pyts_oracle.gaf(acc.T, "summation", GOLDEN_SIZE, (-1, 1))
     else:
-        xr = PiecewiseAggregateApproximation(window_size=None, output_size=GOLDEN_SIZE, overlapping=False).transform(acc.T)
-        psi = np.arcsin(np.clip(MinMaxScaler(sample_range=(-1, 1)).transform(xr), -1, 1))
+        xr = pyts_oracle.PiecewiseAggregateApproximation(window_size=None, output_size=GOLDEN_SIZE, overlapping=False).transform(acc.T)
+        psi = np.arcsin(np.clip(pyts_oracle.MinMaxScaler(sample_range=(-1, 1)).transform(xr), -1, 1))
         g = np.sin(psi[:, :, None] - psi[:, None, :])
     lo, hi = g.min((1, 2), keepdims=True), g.max((1, 2), keepdims=True)
     return (g - lo) / (hi - lo)
@@ -466,12 +433,15 @@ def test_golden_utd_mhad(utd_root: Path, method: str) -> None:
 
 
 def regenerate_golden(utd_root: Path) -> None:
+    from conftest import load_pyts
+
+    pyts_oracle = load_pyts()
     from PIL import Image, PngImagePlugin
 
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     acc = _load_acc(utd_root)
     for method, name in GOLDEN_FILES.items():
-        rgb = np.rint(_oracle_image(acc, method).transpose(1, 2, 0) * 255).astype(np.uint8)
+        rgb = np.rint(_oracle_image(pyts_oracle, acc, method).transpose(1, 2, 0) * 255).astype(np.uint8)
         info = PngImagePlugin.PngInfo()
         info.add_text("Description", f"UTD-MHAD Inertial/{GOLDEN_RECORDING} d_iner[:, :3] (acc x,y,z -> R,G,B); "
                       f"{method} GAF ({'authors arcsin orientation' if method == 'difference' else 'GASF'}), "

@@ -126,24 +126,23 @@ def test_dask_loss_dict_hand_values():
 
 
 # ------------------------------------------------------------------------- torchdistill oracle
-td_mid = pytest.importorskip("torchdistill.losses.mid_level")
 
 
 def _io(x: torch.Tensor) -> dict:
     return {"m": {"output": x}}
 
 
-def test_kd_matches_torchdistill():
+def test_kd_matches_torchdistill(torchdistill_losses):
     g = torch.Generator().manual_seed(0)
     s = torch.randn(7, 5, generator=g, dtype=F64) * 3
     t = torch.randn(7, 5, generator=g, dtype=F64) * 3
     for temp in (1.0, 4.0):
         # torchdistill's KDLoss with alpha 0 (or without targets) returns the bare batch-mean KL (no T^2 factor) ...
-        soft = td_mid.KDLoss("m", "output", "m", "output", temperature=temp, alpha=0.0)(_io(s), _io(t))
+        soft = torchdistill_losses.KDLoss("m", "output", "m", "output", temperature=temp, alpha=0.0)(_io(s), _io(t))
         assert kd_loss(s, t, temp).item() == pytest.approx(temp**2 * soft.item(), rel=1e-12)
         # ... and with targets: alpha * CE + beta * T^2 * KL.
         y = torch.tensor([0, 1, 2, 3, 4, 0, 1])
-        full = td_mid.KDLoss("m", "output", "m", "output", temperature=temp, alpha=0.3, beta=0.7)(
+        full = torchdistill_losses.KDLoss("m", "output", "m", "output", temperature=temp, alpha=0.3, beta=0.7)(
             _io(s), _io(t), targets=y
         )
         ours = 0.3 * F.cross_entropy(s, y) + 0.7 * kd_loss(s, t, temp)
@@ -154,27 +153,27 @@ def test_kd_matches_torchdistill():
     "shape_s, shape_t, dup",
     [((8, 5), (8, 5), False), ((8, 4, 2, 2), (8, 7), False), ((6, 3), (6, 9), True)],
 )
-def test_rkd_matches_torchdistill(shape_s, shape_t, dup):
+def test_rkd_matches_torchdistill(torchdistill_losses, shape_s, shape_t, dup):
     g = torch.Generator().manual_seed(1)
     s = torch.randn(*shape_s, generator=g, dtype=F64)
     t = torch.randn(*shape_t, generator=g, dtype=F64) * 10 + 3
     if dup:  # a repeated row on each side: distance sqrt(eps) / zero difference vectors
         s[1] = s[0]
         t[4] = t[2]
-    dist = td_mid.RKDLoss("m", "m", dist_factor=1.0, angle_factor=0.0, reduction="mean")(_io(s), _io(t))
-    ang = td_mid.RKDLoss("m", "m", dist_factor=0.0, angle_factor=1.0, reduction="mean")(_io(s), _io(t))
+    dist = torchdistill_losses.RKDLoss("m", "m", dist_factor=1.0, angle_factor=0.0, reduction="mean")(_io(s), _io(t))
+    ang = torchdistill_losses.RKDLoss("m", "m", dist_factor=0.0, angle_factor=1.0, reduction="mean")(_io(s), _io(t))
     # A coincident pair sits at the clamp sqrt(1e-12): in absolute units in torchdistill, in units of
     # the largest magnitude here (scale-invariant); that moves the value by ~1e-6 relative only.
     rel = 1e-5 if dup else 1e-10
     assert rkd_distance_loss(s, t).item() == pytest.approx(dist.item(), rel=rel, abs=1e-14)
     assert rkd_angle_loss(s, t).item() == pytest.approx(ang.item(), rel=1e-10, abs=1e-14)
-    both = td_mid.RKDLoss("m", "m", dist_factor=25.0, angle_factor=50.0, reduction="mean")(_io(s), _io(t))
+    both = torchdistill_losses.RKDLoss("m", "m", dist_factor=25.0, angle_factor=50.0, reduction="mean")(_io(s), _io(t))
     rkd = create_method("rkd")
     total = sum(rkd({"emb": s}, {"emb": t}).values())
     assert total.item() == pytest.approx(both.item(), rel=rel)
 
 
-def test_duplicate_rows_bounded_gradient_where_reference_explodes():
+def test_duplicate_rows_bounded_gradient_where_reference_explodes(torchdistill_losses):
     # A coincident student pair: the value matches the reference (checked above), but our gradient
     # stays O(1) where the reference's normalize(max(norm, 1e-12)) scales it by 1e12.
     g = torch.Generator().manual_seed(2)
@@ -185,7 +184,7 @@ def test_duplicate_rows_bounded_gradient_where_reference_explodes():
     (rkd_angle_loss(s, t) + rkd_distance_loss(s, t)).backward()
     assert torch.isfinite(s.grad).all() and s.grad.abs().max() < 10
     s_ref = base.clone().requires_grad_(True)
-    td_mid.RKDLoss("m", "m", 0.0, 1.0, "mean")(_io(s_ref), _io(t)).backward()
+    torchdistill_losses.RKDLoss("m", "m", 0.0, 1.0, "mean")(_io(s_ref), _io(t)).backward()
     assert s_ref.grad.abs().max() > 1e6  # the reference's artefact (documented in docs/losses.md)
 
 

@@ -13,7 +13,7 @@ from vskd.cli import main
 from vskd.data import mmact
 from vskd.data.datasets import class_names, load_recordings
 from vskd.data.protocols import make_splits
-from vskd.errors import ConfigError, DataError
+from vskd.errors import ConfigError, DataError, VskdWarning
 
 START = dt.datetime(2018, 11, 5, 13, 59, 59, 950000)  # crosses a minute boundary during the clip
 
@@ -167,7 +167,14 @@ def test_layout_problems(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="acc_phone_clip: folder not found"):
         load_recordings("mmact", tmp_path, sensors=["acc_watch", "acc_phone"], modalities="inertial")
     with pytest.raises(DataError, match="no MMAct video folder"):
+        load_recordings("mmact", tmp_path, modalities="inertial,rgb")  # asked for: a missing folder is an error
+    with pytest.warns(VskdWarning, match="reading inertial only, rgb is absent"):  # not asked: what is there
+        recs = load_recordings("mmact", tmp_path)
+    assert [set(r.sources) for r in recs] == [{"inertial"}]
+    (tmp_path / "acc_watch_clip").rename(tmp_path / "elsewhere")
+    with pytest.raises(DataError, match="no MMAct data in it"):
         load_recordings("mmact", tmp_path)
+    (tmp_path / "elsewhere").rename(tmp_path / "acc_watch_clip")
     with pytest.raises(ConfigError, match="sensors"):
         load_recordings("mmact", tmp_path, sensors=["magnetometer"])
     with pytest.raises(ConfigError, match="no option"):

@@ -323,8 +323,9 @@ def scan(
     Returns ``(clips, problems)``: one :class:`BerkeleyClip` per (subject, action, repetition) found and
     one line per file whose name does not parse, sits in the wrong folder, or frames without their
     time-stamps file. A missing root or a missing folder for a requested modality raises DataError;
-    with ``modalities=None`` the modalities whose folders are present are read (a one-line
-    :class:`~vskd.errors.VskdWarning` names the absent one) and only a folder with neither raises.
+    with ``modalities=None`` the modalities whose top folder (``Accelerometer/``, ``Camera/``) is present
+    are read (a one-line :class:`~vskd.errors.VskdWarning` names the absent one) and only a root with
+    neither raises.
     """
     root = Path(root)
     acc_n = _option_int("accelerometer", accelerometer, 1, NUM_ACCELEROMETERS)
@@ -338,16 +339,14 @@ def scan(
     cam_dir = root / "Camera" / f"Cluster{cl:02d}" / f"Cam{cam:02d}"
     ts_dir = root / "Time_stamps"
     if mods is None:  # not asked for: read the modalities present, say in one line which are absent
-        present = {"inertial": acc_dir.is_dir(), "rgb": cam_dir.is_dir() and ts_dir.is_dir()}
+        # a modality is absent when its top folder is (a missing Shimmer or camera under it stays an error)
+        present = {"inertial": (root / "Accelerometer").is_dir(), "rgb": (root / "Camera").is_dir()}
         mods = tuple(m for m in MODALITIES if present[m])
         if not mods:
-            raise DataError(f"{root}: no Berkeley-MHAD data in it (expected {acc_dir.relative_to(root)}/ for the "
-                            f"accelerometer, or {cam_dir.relative_to(root)}/ and Time_stamps/ for the frames)")
-        if not present["rgb"]:
-            what = cam_dir if not cam_dir.is_dir() else ts_dir
-            warn(f"{root}: reading inertial only, rgb is absent ({what.relative_to(root)}/ not found)")
-        elif not present["inertial"]:
-            warn(f"{root}: reading rgb only, inertial is absent ({acc_dir.relative_to(root)}/ not found)")
+            raise DataError(f"{root}: no Berkeley-MHAD data in it (expected Accelerometer/ and/or Camera/ with Time_stamps/)")
+        for m, folder in (("rgb", "Camera"), ("inertial", "Accelerometer")):
+            if not present[m]:
+                warn(f"{root}: reading {mods[0]} only, {m} is absent ({folder}/ not found)")
     if "inertial" in mods and not acc_dir.is_dir():
         raise DataError(f"{acc_dir}: folder not found (accelerometer {acc_n}); pass modalities=rgb to read frames only")
     if "rgb" in mods and not cam_dir.is_dir():
