@@ -48,7 +48,7 @@ def test_built_wheel_ships_every_config_and_runs_outside_a_checkout(tmp_path):
     """Build the wheel, unpack it, and run ``vskd demo --help`` and the demo's config lookup from a folder
     outside the checkout with only the unpacked wheel on the path (its dependencies: this venv's)."""
     out = tmp_path / "dist"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                             "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = out.glob("vskd-*.whl")
