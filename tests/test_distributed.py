@@ -99,6 +99,7 @@ def test_two_gloo_processes_match_one_process(tiny, job):
     assert worst < 1e-4, worst
 
 
+@pytest.mark.slow
 def test_crd_under_torchrun(tiny):
     """CRD's memory banks are written with every rank's samples (all-gathered), so they stay identical;
     its negatives are drawn per step, so it is not bit-equal to a micro-batched single process."""
@@ -116,6 +117,7 @@ def test_crd_under_torchrun(tiny):
 # ------------------------------------------------------------------------------ crash safety
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tiny):
     root, ov = tiny
     ov = ov + ["student.train.epochs=4"]

@@ -112,6 +112,7 @@ def test_user_errors_are_one_line(runs, capsys, tmp_path):
     assert "--resume" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # three trainings; CI also runs the installed wheel's demo (.ci/run)
 def test_demo_prints_the_table(tmp_path, capsys):
     ov = TINY + [f"data.cache_dir={tmp_path / 'cache'}", "teacher.train.epochs=1", "student.train.epochs=1"]
     assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0

@@ -40,6 +40,9 @@ from test_e2e import TINY as E2E_TINY, sets as _sets
 # the e2e tiny preset, one epoch each
 TINY = [o for o in E2E_TINY if ".train.epochs=" not in o] + ["teacher.train.epochs=1", "student.train.epochs=1"]
 METHODS = [name for name, _, _ in list_methods()]
+# the quick loop (pytest -m "not slow") runs these two; every method runs in CI
+QUICK_METHODS = ("kd", "dask")
+METHOD_PARAMS = [m if m in QUICK_METHODS else pytest.param(m, marks=pytest.mark.slow) for m in METHODS]
 STEPS = 8
 
 
@@ -63,7 +66,7 @@ def test_every_method_of_the_issue_is_registered():
     assert wanted <= set(METHODS)
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", METHOD_PARAMS)
 def test_method_runs_from_the_cli(env, name, capsys):
     root = env["root"]
     out = root / f"run-{name}"
@@ -79,7 +82,7 @@ def test_method_runs_from_the_cli(env, name, capsys):
     assert len(rows) == 1 and math.isfinite(float(rows[0]["train_loss"]))
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", METHOD_PARAMS)
 def test_method_loss_goes_down(env, name):
     torch.manual_seed(0)
     teacher, batch = env["teacher"], env["batch"]
