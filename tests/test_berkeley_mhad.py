@@ -223,11 +223,9 @@ def test_reads_the_modalities_present_and_names_the_absent_one(root: Path, capsy
         load_recordings("berkeley-mhad", root)
 
 
-def test_real_accelerometer_only_folder_checks_without_options(capsys) -> None:
-    real = Path(__file__).resolve().parents[2] / "shared" / "data" / "berkeley-mhad"
-    if not (real / "Accelerometer").is_dir():
-        pytest.skip(f"Berkeley-MHAD accelerometer files not found in {real}")
-    assert main(["data", "check", "--dataset", "berkeley-mhad", "--root", str(real), "--quick"]) == 0
+@pytest.mark.realdata
+def test_real_accelerometer_only_folder_checks_without_options(berkeley_root: Path, capsys) -> None:
+    assert main(["data", "check", "--dataset", "berkeley-mhad", "--root", str(berkeley_root), "--quick"]) == 0
     out = capsys.readouterr().out
     assert "rgb is absent" in out and "usable: 0 error(s)" in out
     n = int(out.splitlines()[0].split(": ")[1].split()[0])

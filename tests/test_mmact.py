@@ -11,6 +11,7 @@ import pytest
 
 from vskd.cli import main
 from vskd.data import mmact
+from vskd.data.check import check_dataset
 from vskd.data.datasets import class_names, load_recordings
 from vskd.data.protocols import make_splits
 from vskd.errors import ConfigError, DataError, VskdWarning
@@ -171,6 +172,8 @@ def test_layout_problems(tmp_path: Path) -> None:
     with pytest.warns(VskdWarning, match="reading inertial only, rgb is absent"):  # not asked: what is there
         recs = load_recordings("mmact", tmp_path)
     assert [set(r.sources) for r in recs] == [{"inertial"}]
+    report = check_dataset("mmact", tmp_path, quick=True)
+    assert report.ok and report.warnings == [f"{tmp_path}: reading inertial only, rgb is absent (no video/ or Video_trimmed/ folder)"]
     (tmp_path / "acc_watch_clip").rename(tmp_path / "elsewhere")
     with pytest.raises(DataError, match="no MMAct data in it"):
         load_recordings("mmact", tmp_path)
