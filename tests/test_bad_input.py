@@ -280,9 +280,13 @@ def test_missing_or_corrupt_teacher_checkpoint(tmp_path: Path, capsys, content) 
 def test_berkeley_root_missing_the_accelerometer(tmp_path: Path, capsys) -> None:
     (tmp_path / "Camera" / "Cluster01" / "Cam01").mkdir(parents=True)
     (tmp_path / "Time_stamps").mkdir()
-    rc, _, err = run_cli(["data", "check", "--dataset", "berkeley-mhad", "--root", str(tmp_path)], capsys)
+    rc, _, err = run_cli(["data", "check", "--dataset", "berkeley-mhad", "--root", str(tmp_path),
+                          "--modalities", "inertial"], capsys)  # asked for: a missing folder is an error
     assert rc == 2
     assert_one_line_error(rc, err, str(tmp_path / "Accelerometer" / "Shimmer01"), "folder not found")
+    # not asked for: what is there is read (here: no frames), the absent accelerometer is one warning line
+    rc, out, _ = run_cli(["data", "check", "--dataset", "berkeley-mhad", "--root", str(tmp_path)], capsys)
+    assert rc == 1 and "warning: " in out and "inertial is absent (Accelerometer/ not found)" in out
 
 
 def test_mmact_unusable_sensor_file(tmp_path: Path, capsys) -> None:

@@ -43,10 +43,10 @@ def _run(args) -> int:
 
         import_ray()  # Ray missing: one line now, before any run
     path = Path(args.dataset)
-    if not path.is_file():
-        from vskd.resources import config_path
+    if not path.is_file():  # a shipped spec (package data); load_spec names a missing one
+        from vskd.resources import configs_dir
 
-        path = config_path(f"bench/{args.dataset}-{args.preset}.yaml")
+        path = configs_dir() / "bench" / f"{args.dataset}-{args.preset}.yaml"
     spec = load_spec(path)
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
     from vskd.io import prepare_output_dir
