@@ -17,7 +17,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "vskd"
 
 #: top-level modules of the package that form the foundation: they import nothing above themselves
-FOUNDATION = {"errors", "seed", "gaf", "config", "limits", "io", "__init__", "__version__"}
+FOUNDATION = {"errors", "seed", "gaf", "config", "limits", "io", "threads", "resources", "__init__", "__version__"}
 
 #: layer -> the layers it may import (itself included)
 ALLOWED: dict[str, set[str]] = {
