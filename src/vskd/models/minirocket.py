@@ -164,15 +164,20 @@ class MiniRocketFeatures(nn.Module):
         self.register_buffer("channel_valid", torch.zeros(0, NUM_KERNELS, 1))
         self.register_buffer("biases", torch.zeros(self.num_features))
         self.register_buffer("fit_length", torch.zeros((), dtype=torch.long))
+        self._layout: tuple[list[int], list[int]] = ([], [])
 
     # ------------------------------------------------------------------------------ parameters
     @property
     def fitted(self) -> bool:
-        return self.dilations.numel() > 0
+        return bool(self._layout[0])
 
     @property
     def min_length(self) -> int:
-        return 8 * int(self.dilations.max()) + 1 if self.fitted else 9
+        return 8 * max(self._layout[0]) + 1 if self.fitted else 9
+
+    def _sync(self) -> None:
+        # the fitted layout as Python ints: the forward's loop (and an exported graph) is unrolled over it
+        self._layout = ([int(d) for d in self.dilations], [int(n) for n in self.features_per_dilation])
 
     def fit(self, x: Tensor | np.ndarray, seed: int | None = 0) -> "MiniRocketFeatures":
         """Fit on training windows ``(N, C, T)`` (:func:`fit_minirocket`)."""
@@ -217,6 +222,7 @@ class MiniRocketFeatures(nn.Module):
         self.features_per_dilation = torch.as_tensor(per_dilation, dtype=torch.long)
         self.biases = torch.as_tensor(biases, dtype=torch.float32).clone()
         self.fit_length = torch.tensor(int(fit_length), dtype=torch.long)
+        self._sync()
         return self
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -226,6 +232,7 @@ class MiniRocketFeatures(nn.Module):
             if key in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[key]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._sync()
 
     # ------------------------------------------------------------------------------ transform
     def forward(self, x: Tensor) -> Tensor:
@@ -236,16 +243,14 @@ class MiniRocketFeatures(nn.Module):
             raise DataError(f"MiniRocket expects windows (B, {self.in_channels}, T), got {tuple(x.shape)}")
         if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and x.shape[2] < self.min_length:
             raise DataError(f"window of {x.shape[2]} samples is shorter than the MiniRocket student's receptive "
-                            f"field ({self.min_length} samples, largest dilation {int(self.dilations.max())})")
+                            f"field ({self.min_length} samples, largest dilation {max(self._layout[0])})")
         b, c, t = x.shape
         x = x.float()
         a, g = -x, 3 * x
         i0, i1, i2 = (torch.as_tensor(KERNEL_INDICES[:, i], device=x.device) for i in range(3))
         out = []
         f0 = 0
-        dil = [int(d) for d in self.dilations]
-        nfs = [int(n) for n in self.features_per_dilation]
-        for j, (d, nf) in enumerate(zip(dil, nfs)):
+        for j, (d, nf) in enumerate(zip(*self._layout)):
             pad = 4 * d
             # the reference's order of float32 additions, so that PPV comparisons round the same way:
             # alpha part = -x + its shifts by -4d..-d, then +d..+4d; then + the three gamma (3x) terms
