@@ -147,6 +147,7 @@ def test_train_student_and_distill_each_raw_arch(zoo, arch, capsys):
         assert json.loads(json.dumps(res))["kind"] == "student"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", RAW)
 def test_every_method_runs_or_refuses_in_one_line(zoo, arch):
     """A distill step per zoo method on the raw student, or a build-time ConfigError naming the method."""
@@ -190,6 +191,7 @@ def test_every_method_runs_or_refuses_in_one_line(zoo, arch):
 
 
 # ------------------------------------------------------------------------------------------ deploy
+@pytest.mark.slow
 def test_export_onnx_fp32_int8_and_stream_a_raw_student(zoo, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     root, ov = zoo
