@@ -16,6 +16,14 @@ pooled      ``trunk.avgpool``      ``(B, 512)`` (2048 for ResNet-50), flattened 
 layer1..4   ``trunk.layer1..4``    ``(B, C_i, H_i, W_i)``: 64/128/256/512 channels at strides 4/8/16/32
 ==========  =====================  =================================================================
 
+Raw-signal students (:mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`, one window
+``(C, T)`` per sample; :func:`raw_student_taps`): ``logits``, ``emb`` (``fc0``, ``(B, 300)``),
+``pooled`` (``pool``: ``(B, 128)`` inception1d, ``(B, 160)`` watch1d; minirocket: the standardised
+features ``scale``, ``(B, 9996)``) and their 1-D maps ``layer1..`` (inception1d ``layer1..2``,
+watch1d ``layer1..4``; minirocket none), recorded ``(B, C, L)`` and handed to the methods as
+``(B, C, 1, L)``, maps of height one, so the zoo's spatial alignment applies unchanged. A method
+reading a feature the student lacks is refused at build time (:func:`check_method_on_student`).
+
 Teacher (:class:`vskd.models.trn.VideoTeacher`, ``K`` frames per clip). The backbone runs on the
 ``B*K`` frames; **every per-frame feature is reshaped to** ``(B, K, ...)`` **and averaged over the
 K segments**, so the teacher side of a method sees one tensor per clip, like the student's one per
