@@ -225,10 +225,10 @@ def test_export_onnx_fp32_int8_and_stream_a_raw_student(zoo, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------ bad input
-def test_unknown_student_arch_lists_the_known_ones(capsys):
+def test_unknown_student_arch_lists_the_known_ones(capsys, tmp_path):
     with pytest.raises(ConfigError, match="known: resnet18.*inception1d.*minirocket.*watch1d"):
         load_config(None, ["student.arch=lstm"])
-    assert main(["train-student", "--set", "student.arch=lstm", "--out", "/nonexistent/x", "--quiet"]) == 2
+    assert main(["train-student", "--set", "student.arch=lstm", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "student.arch" in err[0] and "watch1d" in err[0]
 
@@ -239,6 +239,14 @@ def test_window_shorter_than_receptive_field(arch, length):
     with pytest.raises(DataError, match=f"window of {length} samples is shorter than the {arch} student's "
                                         r"receptive field \(\d+ samples\)"):
         m(torch.randn(2, 3, length))
+
+
+def test_configured_length_shorter_than_receptive_field_is_one_line(capsys, tmp_path):
+    code = main(["train-student", "--set", "data.preset=tiny", "--set", "student.arch=inception1d",
+                 "--set", "student.input.length=20", "--out", str(tmp_path / "short"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "student.input.length" in err[0] and "receptive field (39 samples)" in err[0]
 
 
 def test_minirocket_window_shorter_than_its_fitted_dilations():

@@ -164,6 +164,9 @@ def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
     from vskd.data.paired import student_signal
 
     spec = student_spec(cfg)
+    if spec.length < student.min_length:
+        raise ConfigError(f"config key 'student.input.length': {spec.length} samples is shorter than the "
+                          f"{cfg.student.arch} student's receptive field ({student.min_length} samples)")
     windows = torch.stack([torch.from_numpy(student_signal(r, spec)) for r in train_recordings])
     student.fit(windows)
 
