@@ -291,6 +291,8 @@ class MiniRocketStudent(nn.Module):
     CACHE_ITEMS = 4096
     MAPS: dict[str, str] = {}
     POOLED = "scale"
+    #: PPV features are step functions of the input (vskd export then checks top-1 agreement)
+    step_features = True
 
     def __init__(self, num_classes: int, in_channels: int = 3, embed_dim: int = 300, num_features: int = 10_000,
                  normalize: str = "none", seed: int = 0, cache_features: bool = True) -> None:
