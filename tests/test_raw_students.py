@@ -12,7 +12,7 @@ from vskd.cli import main
 from vskd.config import load_config
 from vskd.data.paired import PairedDataset, RawSpec, resample_linear, student_signal
 from vskd.engine.distiller import Distiller
-from vskd.engine.features import check_method_on_student, make_taps
+from vskd.models.features import check_method_on_student, make_taps
 from vskd.engine.pipeline import build_student, fit_student, load_data, load_teacher, paired
 from vskd.errors import ConfigError, DataError
 from vskd.losses import create_method, list_methods
@@ -227,7 +227,7 @@ def test_export_onnx_fp32_int8_and_stream_a_raw_student(zoo, tmp_path, capsys):
 # ------------------------------------------------------------------------------------------ bad input
 def test_unknown_student_arch_lists_the_known_ones(capsys, tmp_path):
     with pytest.raises(ConfigError, match="known: resnet18.*inception1d.*minirocket.*watch1d"):
-        load_config(None, ["student.arch=lstm"])
+        build_student(load_config(None, ["student.arch=lstm"]), 3)
     assert main(["train-student", "--set", "student.arch=lstm", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "student.arch" in err[0] and "watch1d" in err[0]

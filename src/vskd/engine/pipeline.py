@@ -350,7 +350,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     save_config(cfg, run / "config.yaml")
     student = build_student(cfg, len(names))
     method = create_method(cfg.distill.method, method_options(cfg))
-    from vskd.engine.features import check_method_on_student
+    from vskd.models.features import check_method_on_student
 
     check_method_on_student(method, student)  # a method the student cannot take: one line, before any work
     fit_student(student, cfg, splits.train)
