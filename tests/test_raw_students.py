@@ -175,7 +175,7 @@ def test_every_method_runs_or_refuses_in_one_line(zoo, arch):
             continue
         d = Distiller(student, teacher, method)
         if hasattr(method, "setup"):
-            d.setup_method(batch)
+            d.setup_method(batch, num_train=len(ds), num_classes=len(names))
         _, terms = d(batch)
         assert torch.isfinite(terms["loss"])
         terms["loss"].backward()
