@@ -4,22 +4,25 @@ Rows (each measured in this run, on this machine):
 
 * ``teacher (torch)``: the video teacher of ``--teacher`` on one clip (its K frames, already decoded
   and transformed: decoding is not timed), torch fp32;
-* for each student checkpoint (``--student``, and ``--small`` for the watch-sized student):
-  ``torch fp32`` (:class:`vskd.deploy.model.WindowModel`: GAF + network on the raw window),
+* for each student checkpoint (``--student``, ``--small`` for the watch-sized GAF student, and
+  ``--raw`` for each raw-signal student, e.g. minirocket / watch1d / inception1d of issue 14):
+  ``torch fp32`` (:class:`vskd.deploy.model.WindowModel`: GAF + network on the raw window, or for a
+  raw-signal student resampling to its length + network),
   ``ONNX fp32`` and ``ONNX int8`` (files written by :func:`vskd.deploy.export.export_checkpoint`
   into ``--out``, run with ONNX Runtime's CPU provider).
 
 Latency: one intra-op thread everywhere (``torch.set_num_threads(1)``, ORT ``intra_op_num_threads=1``),
 batch 1, each test recording as one window (the offline evaluation unit; GAF included for students),
 ``--warmup`` untimed calls, then the **median** of ``--windows`` timed calls (``time.perf_counter``)
-cycling over the test recordings. Size: the file size (torch rows: parameters + buffers in bytes).
+cycling over the test recordings. Size: the file size (torch rows: parameters + buffers in bytes); parameters: the network's.
 Accuracy: top-1 on the checkpoint's test split (every recording unless ``--limit``).
 
 Goals of issue 6, checked from the figures of this run: the int8 student at least 100x faster per
 window than the teacher per clip, at most 1 point less accurate than the fp32 student, under 12 MB.
 
     .venv/bin/python benchmarks/deploy.py --teacher runs/teacher/best.pt --student runs/dask/best.pt \\
-        --small runs/dask-mnv3/best.pt --out runs/deploy-bench
+        --small runs/dask-mnv3/best.pt --raw runs/raw-watch1d/best.pt --raw runs/raw-minirocket/best.pt \\
+        --out runs/deploy-bench
     .venv/bin/python benchmarks/deploy.py --student runs/dask/best.pt --out /tmp/d --limit 50  # quick
 """
 
@@ -52,13 +55,18 @@ def median_latency_ms(fn: Callable[[object], object], inputs: list, n: int, warm
     return statistics.median(times)
 
 
-def _row(name: str, latency_ms: float, size_bytes: int, accuracy: float, n: int, path: str | None = None) -> dict:
+def _row(name: str, latency_ms: float, size_bytes: int, accuracy: float, n: int, path: str | None = None,
+         params: int | None = None) -> dict:
     return {"model": name, "latency_ms": latency_ms, "size_mb": size_bytes / 1e6, "accuracy": accuracy,
-            "test_recordings": n, "file": path}
+            "test_recordings": n, "file": path, "parameters": params}
 
 
 def _module_bytes(m: torch.nn.Module) -> int:
     return int(sum(t.numel() * t.element_size() for t in [*m.parameters(), *m.buffers()]))
+
+
+def _params(m: torch.nn.Module) -> int:
+    return int(sum(t.numel() for t in m.parameters()))
 
 
 def bench_teacher(path: Path, split: str, limit: int | None, data_root: str | None, n: int, warmup: int) -> dict:
@@ -86,7 +94,8 @@ def bench_teacher(path: Path, split: str, limit: int | None, data_root: str | No
 
         lat = median_latency_ms(run, clips, n, warmup)
     acc = float(np.mean(np.array(preds) == np.array(labels)))
-    return _row(f"teacher (torch, {cfg.teacher.backbone} TRN)", lat, _module_bytes(teacher), acc, len(clips), str(path))
+    return _row(f"teacher (torch, {cfg.teacher.backbone} TRN)", lat, _module_bytes(teacher), acc, len(clips), str(path),
+                _params(teacher))
 
 
 def bench_paper_teacher(n: int, warmup: int, num_classes: int = 27) -> dict:
@@ -100,7 +109,7 @@ def bench_paper_teacher(n: int, warmup: int, num_classes: int = 27) -> dict:
     with torch.inference_mode():
         lat = median_latency_ms(teacher, clips, n, warmup)
     return _row("teacher (torch, paper: bninception TRN, 8 x 224 px)", lat, _module_bytes(teacher), float("nan"), 0,
-                "architecture only (untrained)")
+                "architecture only (untrained)", _params(teacher))
 
 
 def bench_student(label: str, path: Path, out: Path, split: str, limit: int | None, data_root: str | None, n: int,
@@ -132,7 +141,8 @@ def bench_student(label: str, path: Path, out: Path, split: str, limit: int | No
         preds = np.array([int(pred.predict_window(w).argmax()) for w in windows])
         acc = float(np.mean(preds == labels))
         lat = median_latency_ms(pred.predict_window, windows, n, warmup)
-        rows.append(_row(f"{label} {info.arch} {name}", lat, size, acc, len(windows), str(file) if file else str(path)))
+        rows.append(_row(f"{label} {info.arch} {name}", lat, size, acc, len(windows), str(file) if file else str(path),
+                         _params(model.student)))
     return rows
 
 
@@ -144,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paper-windows", type=int, default=11, help="timed calls for --paper-teacher (slow)")
     p.add_argument("--student", type=Path, required=True, help="student best.pt (e.g. DASK, ResNet-18)")
     p.add_argument("--small", type=Path, help="watch-sized student best.pt (student.arch=mobilenet_v3_small)")
+    p.add_argument("--raw", type=Path, action="append", default=[],
+                   help="a raw-signal student best.pt (student.arch inception1d / minirocket / watch1d); repeatable")
     p.add_argument("--out", type=Path, required=True, help="folder for the exported models and deploy.json")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--limit", type=int, default=None, help="use only the first N recordings of the split (quick runs)")
@@ -170,15 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.small:
         rows += bench_student("small", args.small, args.out, args.split, args.limit, args.root, args.windows,
                               args.warmup, args.calibration)
+    for i, raw in enumerate(args.raw):
+        rows += bench_student(f"raw{i + 1}", raw, args.out, args.split, args.limit, args.root, args.windows,
+                              args.warmup, args.calibration)
 
     print(f"# vskd deploy benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}, "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread, "
           f"median of {args.windows} windows, split {args.split}")
-    print(f"| {'model':<44} | {'latency / window (ms)':>21} | {'size (MB)':>9} | {'accuracy':>8} | n |")
-    print(f"|{'-' * 46}|{'-' * 23}:|{'-' * 10}:|{'-' * 9}:|---|")
+    print(f"| {'model':<44} | {'latency / window (ms)':>21} | {'size (MB)':>9} | {'parameters':>10} | "
+          f"{'accuracy':>8} | n |")
+    print(f"|{'-' * 46}|{'-' * 23}:|{'-' * 10}:|{'-' * 11}:|{'-' * 9}:|---|")
     for r in rows:
-        print(f"| {r['model']:<44} | {r['latency_ms']:>21.2f} | {r['size_mb']:>9.2f} | {r['accuracy']:>8.4f} | "
-              f"{r['test_recordings']} |")
+        print(f"| {r['model']:<44} | {r['latency_ms']:>21.3f} | {r['size_mb']:>9.2f} | {r['parameters'] or 0:>10,} | "
+              f"{r['accuracy']:>8.4f} | {r['test_recordings']} |")
     fp32, int8 = students[0], students[2]
     goals = {"int8_size_under_12MB": int8["size_mb"] < 12.0,
              "int8_accuracy_drop_points": 100.0 * (fp32["accuracy"] - int8["accuracy"]),

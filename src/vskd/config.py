@@ -83,7 +83,9 @@ class AugmentConfig:
 
 @dataclass
 class GAFConfig:
-    """The student's input: a GAF image of the inertial window (see :mod:`vskd.gaf`)."""
+    """The student's input: a GAF image of the inertial window (see :mod:`vskd.gaf`), or for the
+    raw-signal students (``student.arch`` inception1d / minirocket / watch1d) the window resampled to
+    ``length`` samples and normalised by the student (``normalize``); ``axes`` and ``augment`` serve both."""
 
     method: str = "summation"  # summation (GASF) | difference (GADF)
     axes: list[str] = field(default_factory=lambda: ["acc_x", "acc_y", "acc_z"])
@@ -94,6 +96,9 @@ class GAFConfig:
     # training-only augmentation of the raw signal before the GAF (rotate, scale, time_warp, crop,
     # jitter; vskd.data.augment); all off by default, as in the paper
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # raw-signal students only (vskd.data.paired.RawSpec, vskd.models.raw_students.InputNorm):
+    length: int = 180  # samples each recording is linearly resampled to (UTD-MHAD practice)
+    normalize: str = "none"  # none | recording (per-window z-score) | dataset (training split's statistics)
 
 
 @dataclass
@@ -147,6 +152,8 @@ class TeacherConfig:
 
 @dataclass
 class StudentConfig:
+    # GAF students: resnet18 | resnet34 | resnet50 | mobilenet_v3_small; raw-signal students:
+    # inception1d | minirocket | watch1d (vskd.models.registry.STUDENTS)
     arch: str = "resnet18"
     pretrained: str | None = None  # local torchvision ImageNet state_dict
     embed_dim: int = 300
@@ -368,6 +375,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 _CHOICES = {
     "data.protocol": ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session"),
     "student.input.method": ("summation", "difference"),
+    "student.input.normalize": ("none", "recording", "dataset"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
@@ -385,6 +393,14 @@ def _get(cfg: Any, path: str) -> Any:
     return cfg
 
 
+def _validate_student_input(cfg: Config) -> None:
+    """``student.input.length`` (the raw-signal students' window) is at least 2 samples. The
+    ``student.arch`` name is checked by the student registry (:mod:`vskd.models.registry`) when the
+    engine builds the student: this module sits below the models and knows none."""
+    if cfg.student.input.length < 2:
+        raise ConfigError(f"config key 'student.input.length': expected >= 2, got {cfg.student.input.length}")
+
+
 def validate(cfg: Config) -> None:
     """Check values that types alone cannot (choices, ranges); raise ConfigError naming the key.
 
@@ -392,6 +408,7 @@ def validate(cfg: Config) -> None:
     (:func:`vskd.data.datasets.check_data_config`), which the engine calls before a run starts: this
     module sits below the data layer and knows no readers.
     """
+    _validate_student_input(cfg)
     for path, choices in _CHOICES.items():
         value = _get(cfg, path)
         if value not in choices:

@@ -47,9 +47,12 @@ __all__ = [
     "DepthMapping",
     "GAFSpec",
     "PairedDataset",
+    "RawSpec",
     "clip_frames",
     "collate",
     "raw_window",
+    "resample_linear",
+    "student_signal",
     "student_image",
     "warm_cache",
 ]
@@ -115,6 +118,60 @@ class GAFSpec:
             "scaling": self.scaling,
             "orientation": self.orientation,
         }
+
+
+@dataclass(frozen=True)
+class RawSpec:
+    """The raw-signal students' view: the inertial ``axes`` of the whole recording, linearly resampled
+    to ``length`` samples, float32 ``(C, length)`` (channels first, what the 1-D students take).
+
+    UTD-MHAD practitioners resample every recording to 180 samples (about 3.6 s at 50 Hz, the
+    recordings' typical length); the GAF students instead take the recording at its own length
+    (``GAFSpec.image_size=None``) and resize the image to 224 px. Normalisation (none / per-recording
+    z-score / the training split's statistics, ``student.input.normalize``) is done by the student's
+    first module (:class:`vskd.models.raw_students.InputNorm`), so checkpoints and exported models
+    carry it; the view itself is the signal in its units (g for the accelerometer).
+    """
+
+    axes: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
+    length: int = 180
+
+    def __post_init__(self) -> None:
+        axes = self.axes
+        if isinstance(axes, str):
+            axes = tuple(a.strip() for a in axes.split(",") if a.strip())
+        object.__setattr__(self, "axes", tuple(axes))
+        if not self.axes:
+            raise ConfigError("config key 'student.input.axes': the raw view needs at least one inertial channel")
+        v = self.length
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
+            raise ConfigError(f"config key 'student.input.length': expected an integer >= 2 (samples of the "
+                              f"resampled window), got {v!r}")
+
+
+def resample_linear(window: np.ndarray, length: int) -> np.ndarray:
+    """``(T, C)`` -> ``(length, C)`` by linear interpolation over the same span (ends kept; ``np.interp``)."""
+    t = window.shape[0]
+    if t == length:
+        return window
+    if t < 2:
+        raise DataError(f"cannot resample a window of {t} sample(s) to {length}: it needs at least 2 samples")
+    src = np.arange(t, dtype=np.float64)
+    dst = np.linspace(0.0, t - 1.0, length)
+    return np.stack([np.interp(dst, src, window[:, c]) for c in range(window.shape[1])], axis=1)
+
+
+def student_signal(recording: Recording, spec: RawSpec, window: np.ndarray | None = None) -> np.ndarray:
+    """The raw view float32 ``(C, length)`` of ``recording`` (or of an already read, e.g. augmented,
+    ``window`` ``(T, C)`` of it)."""
+    w = _inertial_window(recording, spec.axes) if window is None else np.asarray(window, dtype=np.float64)
+    try:
+        out = resample_linear(w, spec.length)
+    except DataError as exc:
+        raise _context(recording, "inertial", exc) from None
+    if not np.isfinite(out).all():
+        raise DataError(f"recording {recording.key} (inertial): the signal has NaN/Inf values")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------- one view each
@@ -237,7 +294,8 @@ class PairedDataset(Dataset):
 
     Args:
         recordings: the recordings, in a fixed order (``index`` is the position in this list).
-        student: the GAF view (default :class:`GAFSpec`()), or None for a teacher-only dataset
+        student: the GAF view (default :class:`GAFSpec`()), the raw-signal view (:class:`RawSpec`:
+            ``student`` is then float32 ``(C, length)``), or None for a teacher-only dataset
             (items without ``student``; used to train the teacher).
         teacher: the video view, or None for a student-only dataset.
         train: random TSN frames, multi-scale crop and flip (True) or centre frames and centre crop.
@@ -259,7 +317,7 @@ class PairedDataset(Dataset):
     def __init__(
         self,
         recordings: Sequence[Recording],
-        student: GAFSpec | None = GAFSpec(),
+        student: GAFSpec | RawSpec | None = GAFSpec(),
         teacher: ClipSpec | None = None,
         train: bool = False,
         cache_dir: str | Path | None | Literal[False] = None,
@@ -285,6 +343,8 @@ class PairedDataset(Dataset):
         if raw_length is not None and raw_length < 1:
             raise ConfigError(f"raw_length must be a positive integer or None, got {raw_length!r}")
         self.raw_length = raw_length
+        if student_raw and isinstance(student, RawSpec):
+            raise ConfigError("student_raw=True is for a GAFSpec's unresampled window; a RawSpec is already raw")
         if student_augment is not None and student_augment.active and student_raw:
             raise ConfigError("student_augment applies to GAF images; it cannot be combined with student_raw=True")
         self.student_augment = student_augment if student_augment is not None and student_augment.active else None
@@ -330,6 +390,9 @@ class PairedDataset(Dataset):
         item: dict[str, Any] = {"index": index, "label": int(rec.label), "key": str(rec.key)}
         if self.student is None:
             pass
+        elif isinstance(self.student, RawSpec):
+            window = self._raw_window(index) if self.train and self.student_augment else None
+            item["student"] = torch.from_numpy(student_signal(rec, self.student, window))
         elif self.student_raw:
             window, valid = raw_window(rec, self.student.axes, self.raw_length)
             item["student"] = torch.from_numpy(window)
@@ -344,6 +407,14 @@ class PairedDataset(Dataset):
             rng = self.item_rng(index) if self.train else None
             item["teacher"] = clip_transform(frames, self.teacher, self.train, rng)
         return item
+
+    def _raw_window(self, index: int) -> np.ndarray:
+        """A training item's augmented raw window ``(T, C)`` (the recording is read once and kept)."""
+        rec, axes = self.recordings[index], self.student.axes
+        window = self._windows.get(index)
+        if window is None:
+            window = self._windows[index] = _inertial_window(rec, axes)
+        return self.student_augment(window, axes, self.item_rng(index, stream=1))
 
     def _augmented_image(self, index: int) -> np.ndarray:
         """A training item's GAF of its augmented raw window (a new draw each epoch, never cached on disk).
@@ -393,7 +464,7 @@ def warm_cache(dataset: PairedDataset, progress: bool = True) -> dict[str, int]:
         return {"hits": 0, "misses": 0, "corrupt": 0, "uncacheable": 0}
     before = cache.stats.as_dict()
     for rec in tqdm(dataset.recordings, desc="vskd cache", unit="rec", disable=not progress):
-        if dataset.student is not None and not dataset.student_raw:
+        if isinstance(dataset.student, GAFSpec) and not dataset.student_raw:
             student_image(rec, dataset.student, cache)
         if isinstance(dataset.teacher, ClipSpec):
             clip_frames(rec, dataset.teacher, cache)

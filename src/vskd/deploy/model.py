@@ -21,6 +21,15 @@ model has a fixed ``window_length`` and windows are linearly resampled to it (:f
 :class:`DeployInfo` is what a runtime needs to use the model without vskd's config: class names,
 input axes, sampling rate the model was trained at, window length, GAF options. It travels inside
 every exported file (ONNX ``metadata_props["vskd"]``, TorchScript extra file ``vskd.json``).
+
+A **raw-signal student** (``student.arch`` inception1d / minirocket / watch1d,
+:mod:`vskd.models.registry`) has no GAF: :class:`WindowModel` then resamples the window linearly to the
+student's length ``L`` (``student.input.length``; ``F.interpolate(mode="linear", align_corners=True)``,
+the same ends-kept mapping as :func:`vskd.data.paired.resample_linear` used in training) and feeds
+``(B, C, L)`` to the student, whose first module normalises it (none / per-window z-score / the training
+statistics stored in the checkpoint). Any window of ``T >= 2`` samples is accepted;
+``DeployInfo.gaf`` is then empty and ``DeployInfo.extra`` holds ``{"view": "raw", "length": L,
+"normalize": ...}``.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vskd.errors import ConfigError, DataError, VskdError
@@ -93,21 +103,32 @@ class DeployInfo:
 
 
 class WindowModel(nn.Module):
-    """GAF preprocessing + student: ``forward(window (B, T, C) float) -> logits (B, K)``.
+    """Preprocessing + student: ``forward(window (B, T, C) float) -> logits (B, K)``.
 
-    ``gaf`` is a :class:`~vskd.gaf.GAFEncoder` built from the checkpoint's GAF options; ``student`` the
-    trained :class:`~vskd.models.student.GAFStudent` (in eval mode). ``C`` must equal the number of
-    axes the student was trained on, in the same order.
+    GAF student: ``gaf`` holds the checkpoint's GAF options (a :class:`~vskd.gaf.GAFEncoder` is built
+    from them) and ``student`` is the trained :class:`~vskd.models.student.GAFStudent`. Raw-signal
+    student: ``gaf=None`` and ``raw_length=L``: the window is resampled to ``L`` samples and transposed
+    to ``(B, C, L)``. ``C`` must equal the number of axes the student was trained on, in the same order.
     """
 
-    def __init__(self, student: nn.Module, gaf: dict[str, Any]) -> None:
+    def __init__(self, student: nn.Module, gaf: dict[str, Any] | None, raw_length: int | None = None) -> None:
         super().__init__()
-        self.gaf = GAFEncoder(method=gaf["method"], image_size=gaf.get("image_size"), out_size=gaf.get("out_size"),
-                              scaling=gaf.get("scaling", "minmax"), orientation=gaf.get("orientation", "standard"))
+        if (gaf is None) == (raw_length is None):
+            raise ConfigError("WindowModel needs either GAF options (a GAF student) or raw_length (a raw-signal one)")
+        self.gaf = None if gaf is None else GAFEncoder(
+            method=gaf["method"], image_size=gaf.get("image_size"), out_size=gaf.get("out_size"),
+            scaling=gaf.get("scaling", "minmax"), orientation=gaf.get("orientation", "standard"))
+        self.raw_length = raw_length
+        if hasattr(student, "cache_features"):
+            student.cache_features = False  # the deployed model computes every window's features
         self.student = student
 
     def forward(self, window: Tensor) -> Tensor:
-        return self.student(self.gaf(window))
+        if self.gaf is not None:
+            return self.student(self.gaf(window))
+        x = window.transpose(1, 2)
+        x = F.interpolate(x, size=self.raw_length, mode="linear", align_corners=True)
+        return self.student(x)
 
 
 def resample(window: np.ndarray, length: int) -> np.ndarray:
@@ -151,8 +172,20 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
     """
     from vskd.engine.checkpoints import load_student
     from vskd.engine.pipeline import gaf_spec
+    from vskd.models.registry import is_raw
 
     student, meta, cfg = load_student(path, "vskd export/stream")
+    names = list(meta.get("class_names") or [str(i) for i in range(meta["num_classes"])])
+    if is_raw(cfg.student.arch):
+        rate = float(rate_hz) if rate_hz else dataset_rate(cfg)
+        if window_length is not None and window_length < 2:
+            raise ConfigError(f"--window-length {window_length}: a raw-signal student needs at least 2 samples")
+        length = int(cfg.student.input.length)
+        info = DeployInfo(class_names=names, axes=list(cfg.student.input.axes), rate_hz=rate,
+                          window_length=window_length, min_length=2, gaf={}, arch=cfg.student.arch,
+                          source=Path(path).name,
+                          extra={"view": "raw", "length": length, "normalize": cfg.student.input.normalize})
+        return WindowModel(student, None, raw_length=length).eval(), info, cfg
     spec = gaf_spec(cfg)
     gaf = {k: v for k, v in spec.params().items() if k != "axes"}
     image_size = spec.image_size

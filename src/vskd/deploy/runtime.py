@@ -117,6 +117,12 @@ def check_info(info: DeployInfo, where: str) -> DeployInfo:
     if wl is not None and not (is_int(wl) and max(info.min_length, 2) <= wl <= MAX_GAF_SIDE):
         raise bad("window_length", f"null or an integer in {max(info.min_length, 2)}..{MAX_GAF_SIDE}", wl)
     gaf = info.gaf
+    extra = info.extra if isinstance(info.extra, dict) else {}
+    if extra.get("view") == "raw":  # a raw-signal student: no GAF, its resampling length instead
+        length = extra.get("length")
+        if gaf != {} or not (is_int(length) and 2 <= length <= MAX_GAF_SIDE):
+            raise bad("extra", f"a raw view with an empty 'gaf' and a 'length' in 2..{MAX_GAF_SIDE}", extra)
+        return info
     if not isinstance(gaf, dict) or "method" not in gaf:
         raise bad("gaf", "a mapping of GAF options with a 'method'", gaf)
     try:

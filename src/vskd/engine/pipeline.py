@@ -57,6 +57,18 @@ def load_data(cfg: Config):
     return recordings, splits, class_names(d.dataset, recordings)
 
 
+def student_spec(cfg: Config):
+    """The student's view: :class:`~vskd.data.paired.GAFSpec` for a GAF student, :class:`~vskd.data.paired.RawSpec`
+    (the window resampled to ``student.input.length``) for a raw-signal one (``student.arch``)."""
+    from vskd.models.registry import is_raw
+
+    if is_raw(cfg.student.arch):
+        from vskd.data.paired import RawSpec
+
+        return RawSpec(axes=tuple(cfg.student.input.axes), length=cfg.student.input.length)
+    return gaf_spec(cfg)
+
+
 def gaf_spec(cfg: Config):
     from vskd.data.paired import GAFSpec
 
@@ -80,7 +92,7 @@ def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: 
     from vskd.data.paired import PairedDataset
 
     augment = SignalAugment.from_config(cfg.student.input.augment) if (student and train) else None
-    return PairedDataset(recordings, student=gaf_spec(cfg) if student else None,
+    return PairedDataset(recordings, student=student_spec(cfg) if student else None,
                          teacher=clip_spec(cfg) if teacher else None, train=train,
                          cache_dir=cfg.data.cache_dir, seed=cfg.seed, student_augment=augment)
 
@@ -136,11 +148,27 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
 
 
 def build_student(cfg: Config, num_classes: int) -> nn.Module:
-    from vskd.models.student import GAFStudent
+    """The student ``cfg.student.arch`` from the registry (:mod:`vskd.models.registry`), untrained."""
+    from vskd.models.registry import build_student_model
 
     s = cfg.student
-    return GAFStudent(num_classes=num_classes, arch=s.arch, embed_dim=s.embed_dim,
-                      in_channels=len(s.input.axes), pretrained=s.pretrained)
+    return build_student_model(s.arch, num_classes, in_channels=len(s.input.axes), embed_dim=s.embed_dim,
+                               pretrained=s.pretrained, normalize=s.input.normalize, seed=cfg.seed)
+
+
+def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
+    """Fit what a raw-signal student fits on the (unaugmented) training windows: its input statistics and,
+    for MiniRocket, its transform. GAF students have nothing to fit."""
+    if not hasattr(student, "fit"):
+        return
+    from vskd.data.paired import student_signal
+
+    spec = student_spec(cfg)
+    if spec.length < student.min_length:
+        raise ConfigError(f"config key 'student.input.length': {spec.length} samples is shorter than the "
+                          f"{cfg.student.arch} student's receptive field ({student.min_length} samples)")
+    windows = torch.stack([torch.from_numpy(student_signal(r, spec)) for r in train_recordings])
+    student.fit(windows)
 
 
 def make_optimizer(params, opt) -> torch.optim.Optimizer:
@@ -271,6 +299,7 @@ def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progre
     run = _prepare_run(cfg, run_dir, resume)
     data = load_data(cfg)
     student = build_student(cfg, len(data[2]))
+    fit_student(student, cfg, data[1].train)
     return _train_supervised(cfg, run, data, student, "student", student.parameters(), cfg.student.train,
                              resume, progress)
 
@@ -321,6 +350,10 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     save_config(cfg, run / "config.yaml")
     student = build_student(cfg, len(names))
     method = create_method(cfg.distill.method, method_options(cfg))
+    from vskd.models.features import check_method_on_student
+
+    check_method_on_student(method, student)  # a method the student cannot take: one line, before any work
+    fit_student(student, cfg, splits.train)
     _, t_names = method_features(method)
     use_cache = cfg.distill.teacher_cache in ("auto", "on")
     opt = cfg.student.train

@@ -16,6 +16,14 @@ pooled      ``trunk.avgpool``      ``(B, 512)`` (2048 for ResNet-50), flattened 
 layer1..4   ``trunk.layer1..4``    ``(B, C_i, H_i, W_i)``: 64/128/256/512 channels at strides 4/8/16/32
 ==========  =====================  =================================================================
 
+Raw-signal students (:mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`, one window
+``(C, T)`` per sample; :func:`raw_student_taps`): ``logits``, ``emb`` (``fc0``, ``(B, 300)``),
+``pooled`` (``pool``: ``(B, 128)`` inception1d, ``(B, 160)`` watch1d; minirocket: the standardised
+features ``scale``, ``(B, 9996)``) and their 1-D maps ``layer1..`` (inception1d ``layer1..2``,
+watch1d ``layer1..4``; minirocket none), recorded ``(B, C, L)`` and handed to the methods as
+``(B, C, 1, L)``, maps of height one, so the zoo's spatial alignment applies unchanged. A method
+reading a feature the student lacks is refused at build time (:func:`check_method_on_student`).
+
 Teacher (:class:`vskd.models.trn.VideoTeacher`, ``K`` frames per clip). The backbone runs on the
 ``B*K`` frames; **every per-frame feature is reshaped to** ``(B, K, ...)`` **and averaged over the
 K segments**, so the teacher side of a method sees one tensor per clip, like the student's one per
@@ -70,12 +78,15 @@ from vskd.errors import ConfigError
 from vskd.models.hooks import FeatureRecorder
 
 __all__ = [
+    "RAW_REFUSED",
     "STUDENT_FEATURES",
     "TEACHER_BLOCKS",
     "TEACHER_FEATURES",
     "FeatureTaps",
     "Tap",
     "TeacherClassifier",
+    "check_method_on_student",
+    "raw_student_taps",
     "student_taps",
     "teacher_classifier",
     "teacher_taps",
@@ -89,6 +100,8 @@ class Tap:
     ``path``: module path (``""`` = the model's output). ``relu``: apply a ReLU (hooks on
     functional-ReLU networks). ``per_frame``: the output is ``(B*K, ...)``; reshape to ``(B, K, ...)``
     and average over ``K`` (or keep ``K`` with ``keep_segments``). ``flatten``: ``(B, ...) -> (B, -1)``.
+    ``map1d``: a raw-signal student's 1-D map ``(B, C, L)`` is given to the methods as a map of height
+    one, ``(B, C, 1, L)``.
     """
 
     path: str
@@ -96,6 +109,7 @@ class Tap:
     per_frame: bool = False
     keep_segments: bool = False
     flatten: bool = False
+    map1d: bool = False
 
 
 #: student feature name -> module path in :class:`vskd.models.student.GAFStudent` ("" = the output)
@@ -132,10 +146,45 @@ TEACHER_BLOCKS: dict[str, tuple[tuple[str, bool], ...]] = {
 
 
 def student_taps(student: nn.Module | None = None) -> dict[str, Tap]:
-    """The student's features (see the module docstring); the same for every GAF student."""
+    """The student's features (see the module docstring); the same for every GAF student, a raw-signal
+    student's own table otherwise (:func:`raw_student_taps`)."""
+    if getattr(student, "family", "gaf") == "raw":
+        return raw_student_taps(student)
     taps = {name: Tap(path) for name, path in STUDENT_FEATURES.items()}
     taps["pooled"] = Tap("trunk.avgpool", flatten=True)
     return taps
+
+
+def raw_student_taps(student: nn.Module) -> dict[str, Tap]:
+    """A raw-signal student's features (:mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`):
+    ``logits``, ``emb`` (``fc0``), ``pooled`` (its ``POOLED`` module, flattened) and its 1-D maps
+    (``MAPS``: ``layer1``, ... as ``(B, C, 1, L)``)."""
+    taps = {"logits": Tap(""), "emb": Tap("fc0"), "pooled": Tap(student.POOLED, flatten=True)}
+    for name, path in student.MAPS.items():
+        taps[name] = Tap(path, map1d=True)
+    return taps
+
+
+#: zoo methods a raw-signal student cannot take, and why (checked by :func:`check_method_on_student`)
+RAW_REFUSED: dict[str, str] = {}
+
+
+def check_method_on_student(method: nn.Module, student: nn.Module) -> None:
+    """Refuse at build time, in one line, a method that cannot distil into ``student``: one that reads a
+    feature the student does not have (e.g. FitNet's ``layer3`` on MiniRocket, which has no maps), or
+    one listed in :data:`RAW_REFUSED` for raw-signal students."""
+    name = getattr(method, "name", type(method).__name__)
+    arch = getattr(student, "arch", type(student).__name__)
+    raw = getattr(student, "family", "gaf") == "raw"
+    if raw and name in RAW_REFUSED:
+        raise ConfigError(f"method '{name}' cannot distil into the raw-signal {arch} student: {RAW_REFUSED[name]}")
+    taps = student_taps(student)
+    needed = method.student_uses if hasattr(method, "student_uses") else ()
+    missing = [n for n in needed if n not in taps]
+    if missing:
+        raise ConfigError(f"method '{name}' cannot distil into the {arch} student: it reads the student's "
+                          f"{', '.join(repr(m) for m in missing)}, which this student does not have "
+                          f"(its features: {', '.join(taps)})")
 
 
 def teacher_taps(teacher: nn.Module) -> dict[str, Tap]:
@@ -197,6 +246,8 @@ class FeatureTaps:
                 x = x.mean(dim=1)
         if tap.flatten:
             x = x.flatten(1)
+        if tap.map1d:
+            x = x.unsqueeze(2)
         return x
 
     def collect(self, output: Tensor) -> dict[str, Tensor]:
