@@ -546,3 +546,15 @@ def test_fuzz_stream_parser_and_recognizer(mean_predictor, lines, base) -> None:
         warnings.simplefilter("ignore")
         for d in rec.push_many(parse_csv(merged, 3, "fuzz")):
             assert np.isfinite(d.confidence) and 0 <= d.label < 3
+
+
+def test_every_vskd_error_is_one_line_whatever_it_quotes() -> None:
+    """The fuzzer's find: a --set value with a line break was quoted raw into the message."""
+    from vskd.config import parse_override
+    from vskd.errors import ConfigError, DataError
+
+    with pytest.raises(ConfigError) as info:
+        parse_override("name.=\n")
+    assert "\n" not in str(info.value) and "\\n" in str(info.value)
+    assert str(DataError("file a\x00b.csv")) == "file a\\x00b.csv"
+    assert str(DataError("plain ² é")) == "plain ² é"  # printable text is left as it is

@@ -7,7 +7,21 @@ expected. The CLI prints it as one line and exits non-zero; it never shows a tra
 
 
 class VskdError(Exception):
-    """An error caused by input (files, configs, options), reported to the user as one line."""
+    """An error caused by input (files, configs, options), reported to the user as one line.
+
+    The one line is guaranteed here, whatever the message quotes: line breaks and other control
+    characters (e.g. from a user's ``--set`` value or a file's bytes) are shown escaped (``\\n``).
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(one_line(str(message)), *args)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character escaped as Python would write it (``\\n``, ``\\x00``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class DataError(VskdError):
