@@ -34,9 +34,6 @@ ALLOWED: dict[str, set[str]] = {
 #: single modules a layer may import beyond its layers: (importer layer, imported module)
 EXCEPTIONS = {
     ("deploy", "vskd.engine.checkpoints"),  # loading a trained model is deploy's job too
-    # TODO(issue 17): deploy/model.py and deploy/export.py still read the dataset through the training
-    # pipeline (load_data, gaf_spec, load_student); remove this allowance once they no longer do.
-    ("deploy", "vskd.engine.pipeline"),
 }
 
 

@@ -116,7 +116,8 @@ def test_safe_torch_load_messages(tmp_path):
 def _student_checkpoint(tmp_path, classes=4):
     """A real student best.pt (the small MobileNet student, untrained), as train-student writes it."""
     from vskd.config import Config
-    from vskd.engine.pipeline import _meta, build_student
+    from vskd.engine.builders import build_student
+    from vskd.engine.jobs import _meta
 
     cfg = Config()
     cfg.data.preset = "tiny"
@@ -371,7 +372,8 @@ def _teacher_checkpoint(tmp_path, classes=4):
     """A real (untrained) video-teacher best.pt on the tiny synthetic preset (test_e2e's teacher), as
     train-teacher writes it."""
     from vskd.config import apply_overrides, config_from_dict
-    from vskd.engine.pipeline import _meta, build_teacher
+    from vskd.engine.builders import build_teacher
+    from vskd.engine.jobs import _meta
 
     from test_e2e import TINY
 

@@ -1,4 +1,5 @@
 import csv
+import time
 
 import pytest
 import torch
@@ -78,11 +79,16 @@ def test_resume_equals_uninterrupted(tmp_path):
 
 def test_existing_files_refused_without_resume_in_pipeline(tmp_path):
     from vskd.config import Config
-    from vskd.engine.pipeline import _prepare_run
+    from vskd.engine.jobs import RunDir, _prepare_run
 
     (tmp_path / "last.pt").write_bytes(b"x")
     with pytest.raises(VskdError, match="--resume"):
         _prepare_run(Config(), tmp_path, resume=False)
+    # resuming: the run folder comes back with this job's start time (what results.json's wall_s counts from)
+    before = time.time()
+    run = _prepare_run(Config(), tmp_path, resume=True)
+    assert isinstance(run, RunDir) and run.path == tmp_path and before <= run.started <= time.time()
+    assert run / "config.yaml" == tmp_path / "config.yaml" and (tmp_path / "config.yaml").is_file()
 
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 
 def run_demo(config: str | Path | None, out: str | Path, overrides: list[str], progress: bool = True) -> dict:
     from vskd.config import load_config
-    from vskd.engine import pipeline
+    from vskd.engine import jobs
     from vskd.errors import ConfigError
     from vskd.resources import config_path
 
@@ -66,7 +66,7 @@ def run_demo(config: str | Path | None, out: str | Path, overrides: list[str], p
             rows[sub] = json.loads(done.read_text())
             continue
         print(f"[vskd demo] {sub}: training ({run})", flush=True)
-        rows[sub] = getattr(pipeline, job)(cfg, run, resume=(run / "last.pt").exists(), progress=progress)
+        rows[sub] = getattr(jobs, job)(cfg, run, resume=(run / "last.pt").exists(), progress=progress)
     table = format_table(rows)
     print(table)
     (out / "demo.md").write_text(table + "\n")

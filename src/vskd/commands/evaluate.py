@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
 def _run(args) -> int:
     from pathlib import Path
 
-    from vskd.engine.pipeline import evaluate_checkpoint
+    from vskd.engine.jobs import evaluate_checkpoint
     from vskd.io import prepare_output_dir
 
     if args.out:

@@ -43,7 +43,7 @@ def parse_options(items: list[str], peers: list[str]) -> dict[str, dict]:
 def _run(args) -> int:
     from vskd.config import load_config
     from vskd.engine.peers import PEERS, PeerSpec, peer_class, peers_table, run_peer
-    from vskd.engine.pipeline import load_data
+    from vskd.engine.builders import load_data
 
     names = list(dict.fromkeys(args.peer or PEERS))
     specs = []

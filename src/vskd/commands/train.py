@@ -32,7 +32,7 @@ def _run(args, job: str, sub: str | None) -> int:
     from pathlib import Path
 
     from vskd.config import load_config
-    from vskd.engine import pipeline
+    from vskd.engine import jobs
 
     overrides = list(args.overrides)
     if getattr(args, "method", None):
@@ -50,7 +50,7 @@ def _run(args, job: str, sub: str | None) -> int:
         prepare_output_dir(cfg.data.cache_dir, "config key 'data.cache_dir':")
     else:
         prepare_output_dir(default_cache_dir(), "the cache folder (data.cache_dir, $VSKD_CACHE or ~/.cache/vskd)")
-    summary = getattr(pipeline, job)(cfg, out, resume=args.resume, progress=not args.quiet)
+    summary = getattr(jobs, job)(cfg, out, resume=args.resume, progress=not args.quiet)
     print(json.dumps(summary, indent=2))
     print(f"[vskd] results in {out}")
     return 0

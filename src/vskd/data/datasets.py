@@ -9,7 +9,10 @@ module holds what the rest of vskd calls, and no dataset names:
 * :func:`check_data_config`: the checks of a config's ``data`` section that need the readers (the
   dataset name, its options, its root), naming the config key. :mod:`vskd.config` sits below the data
   layer and cannot know the readers, so the engine calls this where a config becomes a run
-  (:func:`vskd.engine.pipeline.load_data`) and the commands call it right after loading a config.
+  (:func:`vskd.engine.jobs`, through :func:`load_splits`) and the commands call it right after loading
+  a config;
+* :func:`load_splits`: a config's ``data`` section -> recordings, protocol splits and class names (what
+  the training jobs, the peers and ``vskd export``'s calibration windows read).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vskd.data.protocols import Splits, make_splits
 from vskd.data.recording import Recording
 from vskd.data.registry import dataset_names, get_dataset
 
-__all__ = ["check_data_config", "class_names", "dataset_names", "load_recordings"]
+__all__ = ["check_data_config", "class_names", "dataset_names", "load_recordings", "load_splits"]
 
 
 def load_recordings(name: str, root: str | Path | None = None, **options: Any) -> list[Recording]:
@@ -56,3 +60,20 @@ def check_data_config(data: Any) -> tuple[str, Path | None, dict[str, Any]]:
                                      where=lambda o: f"config key {keys.get(o, 'data.options.' + o)!r}")
     root = reader.require_root(data.root, how="a root path (config key 'data.root')")
     return reader.name, root, options
+
+
+def load_splits(data: Any) -> tuple[list[Recording], Splits, list[str]]:
+    """``(recordings, splits, class_names)`` for a config's ``data`` section (:class:`vskd.config.DataConfig`).
+
+    The section is checked first (:func:`check_data_config`); the splits are those of ``data.protocol``
+    (:func:`vskd.data.protocols.make_splits`) with the validation choice ``data.val_subjects`` /
+    ``val_trials`` / ``val_groups`` where set (the protocol's default otherwise).
+    """
+    name, root, options = check_data_config(data)  # the reader's options, named by their config keys
+    recordings = load_recordings(name, root, **options)
+    split_opts: dict[str, Any] = {}
+    for key in ("val_subjects", "val_trials", "val_groups"):
+        if getattr(data, key) is not None:
+            split_opts[key] = getattr(data, key)
+    splits = make_splits(recordings, data.protocol, **split_opts)
+    return recordings, splits, class_names(data.dataset, recordings)

@@ -108,6 +108,13 @@ class GAFSpec:
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise ConfigError(f"GAF out_size must be a positive integer or None, got {v!r}")
 
+    @classmethod
+    def from_config(cls, options: Any) -> "GAFSpec":
+        """The GAF view of a config's ``student.input`` section (:class:`vskd.config.GAFConfig`); the one
+        translation the training jobs (:mod:`vskd.engine.builders`) and the deployed model share."""
+        return cls(method=options.method, axes=tuple(options.axes), image_size=options.image_size,
+                   out_size=options.out_size, scaling=options.scaling, orientation=options.orientation)
+
     def params(self) -> dict[str, Any]:
         """The options that determine the image (the GAF cache key's part)."""
         return {
@@ -135,6 +142,12 @@ class RawSpec:
 
     axes: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
     length: int = 180
+
+    @classmethod
+    def from_config(cls, options: Any) -> "RawSpec":
+        """The raw view of a config's ``student.input`` section (:class:`vskd.config.GAFConfig`: ``axes``,
+        ``length``)."""
+        return cls(axes=tuple(options.axes), length=options.length)
 
     def __post_init__(self) -> None:
         axes = self.axes

@@ -185,9 +185,9 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
 def split_windows(cfg, split: str, info: DeployInfo, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """Whole recordings of ``split`` as raw windows (T, C) float64 (the offline input) and their labels."""
     from vskd.data.paired import _inertial_window
-    from vskd.engine.pipeline import load_data
+    from vskd.data.datasets import load_splits
 
-    _, splits, _ = load_data(cfg)
+    _, splits, _ = load_splits(cfg.data)
     recs = list(getattr(splits, split))[: limit if limit else None]
     return [_inertial_window(r, info.axes) for r in recs], np.array([r.label for r in recs], dtype=np.int64)
 

@@ -171,7 +171,7 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
     method-classifier student (SimKD) or a file that is not a vskd checkpoint.
     """
     from vskd.engine.checkpoints import load_student
-    from vskd.engine.pipeline import gaf_spec
+    from vskd.data.paired import GAFSpec
     from vskd.models.registry import is_raw
 
     student, meta, cfg = load_student(path, "vskd export/stream")
@@ -186,7 +186,7 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
                           source=Path(path).name,
                           extra={"view": "raw", "length": length, "normalize": cfg.student.input.normalize})
         return WindowModel(student, None, raw_length=length).eval(), info, cfg
-    spec = gaf_spec(cfg)
+    spec = GAFSpec.from_config(cfg.student.input)
     gaf = {k: v for k, v in spec.params().items() if k != "axes"}
     image_size = spec.image_size
     if isinstance(image_size, float):

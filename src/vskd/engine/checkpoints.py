@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from vskd.config import Config, config_from_dict
+from vskd.engine.builders import build_student, build_teacher
 from vskd.errors import VskdError
 
 __all__ = ["BEST_KEYS", "CHECKPOINT_FORMAT", "atomic_save", "load_checkpoint", "load_student", "load_teacher",
@@ -249,8 +250,6 @@ def _rebuild(path: Path, ckpt: dict, build) -> nn.Module:
 
 def load_teacher(path: str | Path, num_classes: int | None = None) -> tuple[nn.Module, dict]:
     """Rebuild a trained teacher (eval mode) from its checkpoint (architecture from the config saved inside)."""
-    from vskd.engine.pipeline import build_teacher  # the builders live with the jobs (for now)
-
     path = Path(path)
     ckpt = load_checkpoint(path)
     meta = validate_checkpoint(ckpt, path)
@@ -270,8 +269,6 @@ def load_student(path: str | Path, purpose: str = "this command") -> tuple[nn.Mo
     Refuses a teacher checkpoint and a student whose logits come from its method's own head (SimKD),
     naming ``purpose`` (e.g. "vskd export") in the one-line error.
     """
-    from vskd.engine.pipeline import build_student  # the builders live with the jobs (for now)
-
     path = Path(path)
     ckpt = load_checkpoint(path)
     meta = validate_checkpoint(ckpt, path)

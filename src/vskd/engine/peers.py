@@ -3,7 +3,7 @@
 A peer is what a HAR practitioner would try first on the wrist signal: a convolutional-kernel
 time-series classifier from aeon (``pip install 'vskd[peers]'``), no camera, nothing to distil.
 It runs on **exactly** the recordings, protocol, splits and axes of the students, built from the same
-experiment config (:func:`vskd.engine.pipeline.load_data`, ``student.input.axes``, ``seed``):
+experiment config (:func:`vskd.engine.builders.load_data`, ``student.input.axes``, ``seed``):
 
 * every recording's raw window (:func:`vskd.data.paired.raw_window`) is brought to ``length``
   samples, by linear interpolation (``resample="linear"``, the default: ``x(t)`` sampled at
@@ -151,7 +151,7 @@ def run_peer(cfg, run_dir: str | Path, spec: PeerSpec, data=None) -> dict:
     """
     from vskd.config import save_config
     from vskd.engine.evaluate import classification_metrics, write_report
-    from vskd.engine.pipeline import load_data
+    from vskd.engine.builders import load_data
 
     started = time.time()
     est = build_peer(spec.peer, spec.options, cfg.seed)  # before the data: a missing aeon fails at once

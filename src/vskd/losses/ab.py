@@ -31,7 +31,7 @@ smaller size before the connector.
 
 Two stages (RepDistiller's ``abound`` + ``init`` pattern, the paper's "initialisation by AB"):
 
-1. :meth:`AB.pretrain` (run by ``vskd.engine.pipeline.distill`` before training): ``pretrain_epochs``
+1. :meth:`AB.pretrain` (run by ``vskd.engine.jobs.distill`` before training): ``pretrain_epochs``
    (default 5, kept small so the stage costs a fraction of the student's training; RepDistiller
    runs 30 ``init_epochs``) epochs of ``L_AB`` alone, optimising the connectors and the student's
    trunk (``student.trunk``: the convolutional layers; ``fc0``/``fc1``, the head, are left

@@ -4,7 +4,7 @@
 :class:`~vskd.models.student.GAFStudent`) or ``"raw"`` (the resampled window ``(B, C, T)``,
 :mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`); ``build(num_classes, in_channels,
 embed_dim, pretrained, normalize, seed)`` returns the model. :func:`build_student_model` is what
-``vskd.engine.pipeline.build_student`` calls; an unknown name is one :class:`ConfigError` line listing
+``vskd.engine.builders.build_student`` calls; an unknown name is one :class:`ConfigError` line listing
 the known ones. A raw student has ``fit(windows)`` (input statistics; MiniRocket's transform), called
 on the training windows before training.
 """

@@ -2,7 +2,7 @@
 (by an executor of :mod:`vskd.engine.bench.executors`) and the finished runs summarised.
 
 Each run is ``seed<s>/<id>`` under the output folder, trained by the same functions as the CLI
-(:mod:`vskd.engine.pipeline`; a peer run by :func:`vskd.engine.peers.run_peer`). A run with
+(:mod:`vskd.engine.jobs`; a peer run by :func:`vskd.engine.peers.run_peer`). A run with
 ``results.json`` is finished and reused; a run with only ``last.pt`` is resumed; so an interrupted
 benchmark continues where it stopped. Model selection is always on the validation split; the test
 split is read once per run.
@@ -94,12 +94,12 @@ class Bench:
 
     def execute(self, k: int, n: int, seed: int, kind: str, item, t0: float) -> None:
         """Train one step (teacher or run) unless finished; a failure is written to ``failed.txt``."""
-        from vskd.engine import pipeline
+        from vskd.engine import jobs
 
         run_dir = self.run_dir(seed, kind, item)
         if kind == "teacher":
             cfg = self.config(seed, self.spec.teachers[item])
-            job, label = pipeline.train_teacher, f"teacher-{item}"
+            job, label = jobs.train_teacher, f"teacher-{item}"
         elif item.is_peer:
             cfg = self.config(seed, list(item.set))
             job, label = _peer_job(item), item.id
@@ -114,7 +114,7 @@ class Bench:
                     return
                 ov = [f"distill.teacher_checkpoint={tdir / 'best.pt'}", f"distill.method={item.method}", *ov]
             cfg = self.config(seed, ov)
-            job = pipeline.train_student if item.job == "student" else pipeline.distill
+            job = jobs.train_student if item.job == "student" else jobs.distill
             label = item.id
         if (run_dir / "results.json").exists():
             return
@@ -178,7 +178,7 @@ class Bench:
 
 
 def _peer_job(item: RunSpec):
-    """A peer run as a pipeline-like job ``(cfg, run_dir, resume, progress) -> results``."""
+    """A peer run as a job like those of :mod:`vskd.engine.jobs` ``(cfg, run_dir, resume, progress) -> results``."""
     spec = item.peer_spec()
 
     def job(cfg, run_dir, resume: bool = False, progress: bool = False) -> dict:

@@ -22,7 +22,7 @@ Spec format::
                                               # first student job; none if the spec has none); a run
                                               # may name its own: {id: ..., baseline: student-60}
 
-A run's ``kind`` is ``train`` (default: ``job`` student or distill, trained by the pipeline) or
+A run's ``kind`` is ``train`` (default: ``job`` student or distill, trained by :mod:`vskd.engine.jobs`) or
 ``peer`` (an aeon time-series classifier on the students' data: ``peer`` names it, ``options`` are its
 aeon parameters, ``length`` / ``resample`` how windows are brought to one length; see
 :mod:`vskd.engine.peers`). Peer rows are marked "no camera, not distillable" in tables and plots.

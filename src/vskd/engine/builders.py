@@ -1,0 +1,194 @@
+"""From a :class:`~vskd.config.Config` to the things a job trains with: data, models, optimisers.
+
+Each function translates one section of the config into the plain arguments of a lower layer and
+builds the object; none of them writes anything or keeps state:
+
+* data: :func:`load_data` (recordings, protocol splits, class names), :func:`student_spec` /
+  :func:`gaf_spec` / :func:`clip_spec` (the two views), :func:`paired` (a
+  :class:`~vskd.data.paired.PairedDataset`), :func:`loader` (a DataLoader, sharded under torchrun),
+  :func:`epoch_hook` (per-epoch reseeding of datasets and samplers);
+* models: :func:`build_teacher`, :func:`build_student` (untrained), :func:`fit_student` (what a
+  raw-signal student fits on the training windows);
+* training: :func:`make_optimizer`, :func:`make_scheduler`, :func:`method_options` (the chosen
+  distillation method's options).
+
+The jobs that use them are in :mod:`vskd.engine.jobs`; :mod:`vskd.engine.checkpoints` rebuilds trained
+models with :func:`build_teacher` / :func:`build_student`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from vskd.config import Config
+from vskd.engine import dist
+from vskd.errors import ConfigError
+
+__all__ = ["build_student", "build_teacher", "clip_spec", "epoch_hook", "fit_student", "gaf_spec", "load_data",
+           "loader", "make_optimizer", "make_scheduler", "method_options", "paired", "student_spec"]
+
+
+# ----------------------------------------------------------------------------- data
+
+def load_data(cfg: Config):
+    """Recordings, splits (train/val/test) and class names for ``cfg.data``
+    (:func:`vskd.data.datasets.load_splits`)."""
+    from vskd.data.datasets import load_splits
+
+    return load_splits(cfg.data)
+
+
+def student_spec(cfg: Config):
+    """The student's view: :class:`~vskd.data.paired.GAFSpec` for a GAF student, :class:`~vskd.data.paired.RawSpec`
+    (the window resampled to ``student.input.length``) for a raw-signal one (``student.arch``)."""
+    from vskd.models.registry import is_raw
+
+    if is_raw(cfg.student.arch):
+        from vskd.data.paired import RawSpec
+
+        return RawSpec.from_config(cfg.student.input)
+    return gaf_spec(cfg)
+
+
+def gaf_spec(cfg: Config):
+    """The GAF view of ``cfg.student.input`` (:meth:`vskd.data.paired.GAFSpec.from_config`)."""
+    from vskd.data.paired import GAFSpec
+
+    return GAFSpec.from_config(cfg.student.input)
+
+
+def clip_spec(cfg: Config):
+    """The teacher's view of ``cfg.teacher.input``: a :class:`~vskd.data.frames.ClipSpec` (depth / RGB
+    frames) or a :class:`~vskd.data.paired.SkeletonSpec`."""
+    from vskd.data.paired import ClipSpec, SkeletonSpec
+
+    c = cfg.teacher.input
+    if c.modality == "skeleton":
+        return SkeletonSpec(length=c.skeleton_length)
+    return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
+                    crop_size=c.crop_size, flip=c.flip)
+
+
+def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False):
+    """A :class:`~vskd.data.paired.PairedDataset` of ``recordings`` with the student view (augmented
+    when ``train``) and/or the teacher view."""
+    from vskd.data.augment import SignalAugment
+    from vskd.data.paired import PairedDataset
+
+    augment = SignalAugment.from_config(cfg.student.input.augment) if (student and train) else None
+    return PairedDataset(recordings, student=student_spec(cfg) if student else None,
+                         teacher=clip_spec(cfg) if teacher else None, train=train,
+                         cache_dir=cfg.data.cache_dir, seed=cfg.seed, student_augment=augment)
+
+
+def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
+    """A training loader (``shuffle``: reproducible per-epoch order; under torchrun each rank takes its
+    shard and ``batch_size`` is the *global* batch, split evenly over the ranks) or an evaluation one."""
+    from vskd.engine.trainer import EpochShuffleSampler
+
+    sampler = None
+    if shuffle:
+        world = dist.world()
+        if batch_size % world:
+            raise ConfigError(f"batch_size {batch_size} must be a multiple of the number of processes ({world})")
+        batch_size //= world
+        sampler = EpochShuffleSampler(len(dataset), seed, rank=dist.rank(), world=world)
+    # a training batch of one breaks BatchNorm in training mode: drop such a last batch (only then)
+    n = len(sampler) if sampler is not None else len(dataset)
+    drop_last = shuffle and n % batch_size == 1 and n > 1
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
+                      num_workers=num_workers, drop_last=drop_last, collate_fn=collate())
+
+
+def collate():
+    """The collate function of paired samples (:func:`vskd.data.paired.collate`)."""
+    from vskd.data.paired import collate
+
+    return collate
+
+
+def epoch_hook(datasets, loaders):
+    """``hook(epoch)`` for :class:`~vskd.engine.trainer.Trainer`'s ``on_epoch_start``: sets the epoch of
+    every dataset (their per-item generators) and of every loader's epoch-shuffle sampler."""
+    from vskd.engine.trainer import EpochShuffleSampler
+
+    def hook(epoch: int) -> None:
+        for ds in datasets:
+            if hasattr(ds, "set_epoch"):
+                ds.set_epoch(epoch)
+        for ld in loaders:
+            if isinstance(ld.sampler, EpochShuffleSampler):
+                ld.sampler.set_epoch(epoch)
+    return hook
+
+
+# ----------------------------------------------------------------------------- models
+
+def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
+    """The teacher ``cfg.teacher.arch`` (a TRN video teacher, or the skeleton teacher), untrained."""
+    from vskd.models.trn import VideoTeacher
+
+    t = cfg.teacher
+    if t.arch == "skeleton":
+        from vskd.models.skeleton import SkeletonTeacher
+
+        return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout)
+    return VideoTeacher(num_classes=num_classes, backbone=t.backbone, num_segments=t.input.num_segments,
+                        embed_dim=t.embed_dim, dropout=t.dropout, subsets_per_scale=t.subsets_per_scale,
+                        partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed)
+
+
+def build_student(cfg: Config, num_classes: int) -> nn.Module:
+    """The student ``cfg.student.arch`` from the registry (:mod:`vskd.models.registry`), untrained."""
+    from vskd.models.registry import build_student_model
+
+    s = cfg.student
+    return build_student_model(s.arch, num_classes, in_channels=len(s.input.axes), embed_dim=s.embed_dim,
+                               pretrained=s.pretrained, normalize=s.input.normalize, seed=cfg.seed)
+
+
+def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
+    """Fit what a raw-signal student fits on the (unaugmented) training windows: its input statistics and,
+    for MiniRocket, its transform. GAF students have nothing to fit."""
+    if not hasattr(student, "fit"):
+        return
+    from vskd.data.paired import student_signal
+
+    spec = student_spec(cfg)
+    if spec.length < student.min_length:
+        raise ConfigError(f"config key 'student.input.length': {spec.length} samples is shorter than the "
+                          f"{cfg.student.arch} student's receptive field ({student.min_length} samples)")
+    windows = torch.stack([torch.from_numpy(student_signal(r, spec)) for r in train_recordings])
+    student.fit(windows)
+
+
+# ----------------------------------------------------------------------------- training
+
+def make_optimizer(params, opt) -> torch.optim.Optimizer:
+    """Adam or SGD (with momentum) for a config's ``train`` section."""
+    if opt.optimizer == "adam":
+        return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay)
+    return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+
+
+def make_scheduler(optimizer, opt):
+    """The step-decay schedule of a ``train`` section (``lr_steps``, ``lr_gamma``); None without steps."""
+    if not opt.lr_steps:
+        return None
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(opt.lr_steps), gamma=opt.lr_gamma)
+
+
+def method_options(cfg: Config) -> dict[str, Any]:
+    """Options of the chosen method: ``distill.options`` keyed by method name (``{dask: {...}, kd: {...}}``),
+    or a flat mapping that applies to whichever method is chosen."""
+    from vskd.losses.registry import list_methods
+
+    opts = cfg.distill.options or {}
+    names = {m[0] for m in list_methods()}
+    if opts and all(k in names and isinstance(v, dict) for k, v in opts.items()):
+        return dict(opts.get(cfg.distill.method) or {})
+    return dict(opts)

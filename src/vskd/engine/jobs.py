@@ -1,0 +1,301 @@
+"""The jobs: from a :class:`~vskd.config.Config` to trained models and results.
+
+The three jobs of the method, each one function and one CLI command, and the evaluation of a checkpoint:
+
+* :func:`train_teacher` — the video teacher (TRN) with cross-entropy (``vskd train-teacher``);
+* :func:`train_student` — the sensor-only student, the no-KD baseline (``vskd train-student``);
+* :func:`distill` — the student with a frozen teacher and a distillation method (``vskd distill``);
+* :func:`evaluate_checkpoint` — a trained checkpoint on a split of its dataset (``vskd evaluate``).
+
+Each training job writes into its run folder: ``config.yaml`` (the resolved config), ``last.pt``/``best.pt``,
+``metrics.csv``, TensorBoard logs, and — once training has ended — ``test.json`` and
+``test_confusion.png`` from the best-on-validation checkpoint, and ``results.json`` (validation and
+test figures). Model selection only ever looks at the validation split.
+
+A job's run folder and its start time travel together as a :class:`RunDir` (made by :func:`_prepare_run`,
+taken by :func:`_finish`); this module keeps no state between calls. What the jobs build from the
+config comes from :mod:`vskd.engine.builders`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vskd.config import Config, config_from_dict, config_to_dict, save_config
+from vskd.engine import dist
+from vskd.engine.builders import (build_student, build_teacher, collate, epoch_hook, fit_student, load_data, loader,
+                                  make_optimizer, make_scheduler, method_options, paired)
+from vskd.engine.checkpoints import load_checkpoint, load_student, load_teacher, validate_checkpoint
+from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
+from vskd.engine.evaluate import classification_metrics, predict, write_report
+from vskd.engine.pairing import ReassignedCache
+from vskd.engine.trainer import Trainer
+from vskd.errors import ConfigError, VskdError
+from vskd.seed import seed_everything
+
+__all__ = ["RunDir", "distill", "evaluate_checkpoint", "train_student", "train_teacher"]
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A job's run folder and when this process started the job (``time.time()``, for ``wall_s``)."""
+
+    path: Path
+    started: float = field(default_factory=time.time)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _evaluator(forward, num_classes: int):
+    """``evaluate(batches) -> metrics`` of ``forward`` for the :class:`~vskd.engine.trainer.Trainer`."""
+    def evaluate(batches) -> dict:
+        y, p, _ = predict(forward, batches)
+        return classification_metrics(y, p, num_classes)
+    return evaluate
+
+
+def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> RunDir:
+    """Check the data section and the run folder, join the process group, write ``config.yaml`` (rank 0),
+    seed everything; the run folder with its start time."""
+    from vskd.data.datasets import check_data_config
+
+    check_data_config(cfg.data)  # dataset name, options, root: refused before anything is written
+    dist.init()  # under torchrun: join the process group (no-op otherwise)
+    path = Path(run_dir)
+    if path.exists() and (path / "last.pt").exists() and not resume:
+        raise VskdError(f"run folder {path} already holds a run (last.pt); pass --resume to continue it "
+                        f"or choose another --out")
+    dist.barrier()  # every rank has checked before rank 0 writes
+    run = RunDir(path, time.time())
+    if dist.is_main():
+        path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, path / "config.yaml")
+    seed_everything(cfg.seed)
+    return run
+
+
+def _finish(run: RunDir, kind: str, forward_of_model, model: nn.Module, test_loader, class_names, result,
+            extra: dict | None = None) -> dict:
+    """Reload best.pt, evaluate on test once, write test report and results.json (rank 0; the other
+    ranks of a distributed run return the summary rank 0 wrote)."""
+    if not dist.is_main():
+        dist.barrier()
+        return json.loads((run / "results.json").read_text())
+    best = load_checkpoint(run / "best.pt")
+    model.load_state_dict(best["model"])
+    model.eval()
+    y, p, _ = predict(forward_of_model, test_loader)
+    test = classification_metrics(y, p, len(class_names))
+    write_report(test, class_names, run.path, "test", title=f"{kind}: test")
+    summary = {
+        "kind": kind,
+        "wall_s": round(time.time() - run.started, 1),
+        "best_epoch": result.best_epoch + 1,
+        "val": {"accuracy": result.best_val["accuracy"], "macro_f1": result.best_val["macro_f1"]},
+        "test": {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
+        **(extra or {}),
+    }
+    if dist.active():
+        summary["world_size"] = dist.world()
+    # results.json marks a finished run (vskd bench reuses it): written atomically, last
+    tmp = run / ".results.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(run / "results.json")
+    dist.barrier()
+    return summary
+
+
+def _meta(cfg: Config, kind: str, class_names: list[str]) -> dict:
+    """The ``meta`` of a checkpoint (:mod:`vskd.engine.checkpoints`)."""
+    return {"kind": kind, "config": config_to_dict(cfg), "class_names": list(class_names),
+            "num_classes": len(class_names)}
+
+
+# ----------------------------------------------------------------------------- jobs
+
+def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: str, params, opt, resume: bool,
+                      progress: bool) -> dict:
+    """Cross-entropy training of ``model`` on its own view (``kind``: "teacher" or "student")."""
+    _, splits, names = data
+    views = {"student": kind == "student", "teacher": kind == "teacher"}
+    tr, va, te = (paired(cfg, recs, train=recs is splits.train, **views)
+                  for recs in (splits.train, splits.val, splits.test))
+    tl, vl, test_l = (loader(ds, opt.batch_size, ds is tr, cfg.seed, cfg.data.num_workers) for ds in (tr, va, te))
+    optimizer = make_optimizer(params, opt)
+    runner = dist.wrap(model)  # DistributedDataParallel under torchrun, the model itself otherwise
+
+    def forward(batch):
+        return model(batch[kind])
+
+    def step(batch):
+        return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"]),
+                                        label_smoothing=opt.label_smoothing)}
+
+    trainer = Trainer(run.path, model, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
+                      scheduler=make_scheduler(optimizer, opt), meta=_meta(cfg, kind, names),
+                      on_epoch_start=epoch_hook([tr], [tl]), grad_clip=opt.grad_clip, progress=progress,
+                      micro_batches=opt.micro_batches)
+    result = trainer.fit(tl, vl, resume=resume)
+    return _finish(run, kind, forward, model, test_l, names, result)
+
+
+def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train the video teacher with cross-entropy; select on validation; report test."""
+    run = _prepare_run(cfg, run_dir, resume)
+    data = load_data(cfg)
+    teacher = build_teacher(cfg, len(data[2]))
+    opt = cfg.teacher.train
+    if cfg.teacher.tsn_lr_multipliers:
+        from vskd.models.trn import tsn_param_groups
+
+        params = tsn_param_groups(teacher, opt.lr, opt.weight_decay)
+    else:
+        params = [p for p in teacher.parameters() if p.requires_grad]
+    return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress)
+
+
+def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train the student alone with cross-entropy (the no-KD baseline)."""
+    run = _prepare_run(cfg, run_dir, resume)
+    data = load_data(cfg)
+    student = build_student(cfg, len(data[2]))
+    fit_student(student, cfg, data[1].train)
+    return _train_supervised(cfg, run, data, student, "student", student.parameters(), cfg.student.train,
+                             resume, progress)
+
+
+def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordings, names_needed,
+                   progress: bool) -> TeacherCache:
+    """The frozen teacher's outputs on the training recordings, built once per (checkpoint, recordings,
+    clip view, features) and read from the cache folder afterwards."""
+    from vskd.data.cache import default_cache_dir
+
+    key = hashlib.sha256(json.dumps({
+        "teacher": file_digest(teacher_ckpt),
+        "recordings": [r.name for r in recordings],
+        "clip": config_to_dict(cfg)["teacher"]["input"],
+        "features": sorted(names_needed),
+        "version": 1,
+    }, sort_keys=True).encode()).hexdigest()[:20]
+    root = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir()
+    path = root / "teacher-outputs" / f"{key}.pt"
+    if not dist.is_main():  # rank 0 builds (or loads) it; the others read its file
+        dist.barrier()
+        return TeacherCache.load(path)
+    if path.exists():
+        try:
+            cache = TeacherCache.load(path)
+            dist.barrier()
+            return cache
+        except VskdError:
+            path.unlink()
+    ds = paired(cfg, recordings, train=False, student=False, teacher=True)
+    cache = TeacherCache.build(teacher, loader(ds, cfg.teacher.train.batch_size, False, cfg.seed,
+                                               cfg.data.num_workers), names_needed, progress=progress)
+    cache.save(path)
+    dist.barrier()
+    return cache
+
+
+def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train the student with a frozen teacher and ``cfg.distill.method``."""
+    from vskd.losses.registry import create_method
+
+    if not cfg.distill.teacher_checkpoint:
+        raise ConfigError("config key 'distill.teacher_checkpoint': distillation needs a trained teacher "
+                          "(best.pt from vskd train-teacher)")
+    run = _prepare_run(cfg, run_dir, resume)
+    _, splits, names = load_data(cfg)
+    teacher, tmeta = load_teacher(cfg.distill.teacher_checkpoint, len(names))
+    # the teacher sees what it was trained on: its architecture and input view come from its checkpoint
+    cfg.teacher = config_from_dict(tmeta["config"]).teacher
+    save_config(cfg, run / "config.yaml")
+    student = build_student(cfg, len(names))
+    method = create_method(cfg.distill.method, method_options(cfg))
+    from vskd.models.features import check_method_on_student
+
+    check_method_on_student(method, student)  # a method the student cannot take: one line, before any work
+    fit_student(student, cfg, splits.train)
+    _, t_names = method_features(method)
+    use_cache = cfg.distill.teacher_cache in ("auto", "on")
+    opt = cfg.student.train
+    tr = paired(cfg, splits.train, train=True, teacher=not use_cache)
+    cache = None
+    if use_cache:
+        cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), splits.train, t_names, progress)
+        if cfg.distill.pairing != "paired":
+            cache = ReassignedCache(cache, [r.label for r in splits.train], cfg.distill.pairing, cfg.seed)
+    distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache,
+                          label_smoothing=cfg.student.train.label_smoothing)
+    # the per-sample feature shapes of both sides, once, and what the method may need to know about the
+    # data (CRD's memory bank: the training set's size): wiring errors fail here, at build time
+    distiller.setup_method(collate()([tr[0]]), num_train=len(tr), num_classes=len(names))
+    va = paired(cfg, splits.val, train=False)
+    te = paired(cfg, splits.test, train=False)
+    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    resuming = resume and (run / "last.pt").exists()
+    if not resuming:  # stage 1 of AB / FT / FSP (a no-op for other methods): fit the method's own modules
+        method.pretrain(distiller, tl, progress=progress)
+    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    optimizer = make_optimizer([p for p in distiller.trainable.parameters() if p.requires_grad], opt)
+
+    def forward(batch):  # the student's logits (SimKD: through the copied teacher classifier)
+        return distiller.predict(batch["student"])
+
+    runner = dist.wrap(distiller)  # DDP over the student + the method's adapters (the teacher is not in it)
+
+    def step(batch):
+        return runner(batch)[1]
+
+    # a method that classifies for the student (SimKD: the teacher's head on projected features) is
+    # part of the deployed model: best.pt then holds student + method, and so does the evaluation
+    deployed = distiller.trainable if method.classifies else student
+    meta = _meta(cfg, "student", names)
+    meta["method_classifies"] = deployed is not student
+    trainer = Trainer(run.path, distiller.trainable, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
+                      scheduler=make_scheduler(optimizer, opt), meta=meta,
+                      export=deployed.state_dict, on_epoch_start=epoch_hook([tr, cache], [tl]),
+                      grad_clip=opt.grad_clip, progress=progress, micro_batches=opt.micro_batches)
+    result = trainer.fit(tl, vl, resume=resume)
+    return _finish(run, "student", forward, deployed, test_l, names, result,
+                   extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,
+                          "teacher_checkpoint": str(cfg.distill.teacher_checkpoint)})
+
+
+def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,
+                        data_root: str | None = None) -> dict:
+    """Evaluate a student or teacher checkpoint on a split of the dataset it was trained on."""
+    meta = validate_checkpoint(load_checkpoint(path), path)
+    cfg = config_from_dict(meta["config"])
+    if data_root:
+        cfg.data.root = data_root
+    _, splits, names = load_data(cfg)
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split: expected train, val or test, got '{split}'")
+    recs = getattr(splits, split)
+    kind = meta.get("kind")
+    if kind == "teacher":
+        model = load_teacher(path)[0]
+        ds = paired(cfg, recs, train=False, student=False, teacher=True)
+        key = "teacher"
+    else:
+        model = load_student(path, "vskd evaluate")[0]
+        ds = paired(cfg, recs, train=False)
+        key = "student"
+    y, p, _ = predict(lambda b: model(b[key]), loader(ds, 32, False, cfg.seed))
+    metrics = classification_metrics(y, p, meta["num_classes"])
+    out = Path(out_dir) if out_dir else Path(path).parent
+    write_report(metrics, names, out, f"eval_{split}", title=f"{kind}: {split}")
+    return metrics
