@@ -72,7 +72,7 @@ def _params(m: torch.nn.Module) -> int:
 def bench_teacher(path: Path, split: str, limit: int | None, data_root: str | None, n: int, warmup: int) -> dict:
     from vskd.config import config_from_dict
     from vskd.engine.checkpoints import load_teacher
-    from vskd.engine.pipeline import load_data, paired
+    from vskd.engine.builders import load_data, paired
 
     teacher, meta = load_teacher(path)
     cfg = config_from_dict(meta["config"])

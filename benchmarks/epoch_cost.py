@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from vskd.config import load_config
-from vskd.engine import pipeline
+from vskd.engine import builders
 from vskd.engine.distiller import Distiller, TeacherCache, method_features
 from vskd.losses.registry import create_method
 
@@ -58,26 +58,26 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.overrides)
     torch.manual_seed(cfg.seed)
-    _, splits, names = pipeline.load_data(cfg)
+    _, splits, names = builders.load_data(cfg)
     bs = cfg.student.train.batch_size
-    student = pipeline.build_student(cfg, len(names))
-    teacher = pipeline.build_teacher(cfg, len(names)).eval()
+    student = builders.build_student(cfg, len(names))
+    teacher = builders.build_teacher(cfg, len(names)).eval()
     cfg.distill.method = "dask"
-    method = create_method("dask", pipeline.method_options(cfg))
+    method = create_method("dask", builders.method_options(cfg))
     _, t_names = method_features(method)
 
-    s_ds = pipeline.paired(cfg, splits.train, train=True)
-    st_ds = pipeline.paired(cfg, splits.train, train=True, teacher=True)
-    ev_ds = pipeline.paired(cfg, splits.train, train=False, student=False, teacher=True)
+    s_ds = builders.paired(cfg, splits.train, train=True)
+    st_ds = builders.paired(cfg, splits.train, train=True, teacher=True)
+    ev_ds = builders.paired(cfg, splits.train, train=False, student=False, teacher=True)
     # warm the data caches (GAF images and decoded clips) so that only compute is timed
     for ds in (s_ds, st_ds):
         for i in range(len(ds)):
             ds[i]
-    s_loader = pipeline.loader(s_ds, bs, True, cfg.seed)
-    st_loader = pipeline.loader(st_ds, bs, True, cfg.seed)
+    s_loader = builders.loader(s_ds, bs, True, cfg.seed)
+    st_loader = builders.loader(st_ds, bs, True, cfg.seed)
 
     t0 = time.perf_counter()
-    cache = TeacherCache.build(teacher, pipeline.loader(ev_ds, bs, False, cfg.seed), t_names, progress=False)
+    cache = TeacherCache.build(teacher, builders.loader(ev_ds, bs, False, cfg.seed), t_names, progress=False)
     cache_build = time.perf_counter() - t0
 
     def ce_step(batch):

@@ -7,7 +7,7 @@ dask`` for one epoch under :func:`sys.setprofile` and stops at the first call of
 * ``stack``: the distinct vskd files on the call stack at that moment, outermost first (the path a
   reader follows from the command to the loss);
 * ``ran``: the distinct vskd files any function of which ran inside the distillation job
-  (``engine/pipeline.py:distill``, the files above it on the stack included) before that moment;
+  (``engine/jobs.py:distill``, the files above it on the stack included) before that moment;
   module and class bodies (imports, registration) are not counted: what a reader may have to open to
   see everything that happened between the command and the loss.
 
@@ -58,7 +58,7 @@ def main() -> None:
             if not f.startswith(pkg) or not frame.f_code.co_flags & 0x2:  # CO_NEWLOCALS: functions only
                 return
             if not job:
-                if frame.f_code.co_name != "distill" or not f.endswith(os.path.join("engine", "pipeline.py")):
+                if frame.f_code.co_name != "distill" or not f.endswith(os.path.join("engine", "jobs.py")):
                     return
                 job.append(True)
             if f == loss_file and frame.f_code.co_name in ("dask_loss", "rkd_distance_loss", "rkd_angle_loss",

@@ -94,3 +94,14 @@ def test_the_checker_sees_the_old_start_times_dict():
     got = module_state_problems(old, "m.py")
     assert got == ["m.py:7: module-level _START is mutated", "m.py:9: module-level CACHE is mutated (.pop)",
                    "m.py:10: module-level SEEN is mutated (.append)", "m.py:11: global COUNT"]
+
+
+def test_pipeline_is_a_re_export_of_builders_and_jobs():
+    """User code written against vskd.engine.pipeline keeps working: the very same objects."""
+    from vskd.engine import builders, checkpoints, jobs, pipeline
+
+    for name in pipeline.__all__:
+        home = next(m for m in (builders, jobs, checkpoints) if name in m.__all__)
+        assert getattr(pipeline, name) is getattr(home, name), name
+    assert {"train_teacher", "train_student", "distill", "evaluate_checkpoint", "load_data", "gaf_spec",
+            "build_student", "build_teacher", "paired", "loader"} <= set(pipeline.__all__)
