@@ -52,6 +52,7 @@ class RunDir:
     started: float = field(default_factory=time.time)
 
     def __truediv__(self, name: str) -> Path:
+        """``run / "best.pt"``: a file of the run folder."""
         return self.path / name
 
 
