@@ -96,7 +96,9 @@ def test_shipped_specs_load():
     for p in sorted((Path(__file__).resolve().parents[1] / "configs" / "bench").glob("*.yaml")):
         spec = load_spec(p)
         assert spec.base.is_file(), p
-        assert any(r.method == "dask" for r in spec.runs)
+        assert spec.runs, p
+        if any(r.job == "distill" for r in spec.runs):  # a students-and-peers spec distils nothing
+            assert any(r.method == "dask" for r in spec.runs), p
         bench = Bench(spec, "unused")
         for r in spec.runs:  # every run's overrides give a valid config (a typo fails here, not hours in)
             bench.config(spec.seeds[0], list(r.set))
