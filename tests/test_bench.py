@@ -216,3 +216,25 @@ def test_runs_are_compared_with_the_baseline_seed_by_seed(bench):
     assert own["dask-unpaired"]["baseline"] == "dask" and own["dask"]["baseline"] == "student"
     assert own["dask-unpaired"]["vs_baseline"]["test_accuracy"]["mean"] == pytest.approx(
         own["dask-unpaired"]["test_accuracy"]["mean"] - own["dask"]["test_accuracy"]["mean"])
+
+
+def test_a_spec_without_teachers_trains_none_unless_a_run_distils(tmp_path):
+    """A students-and-peers spec (no 'teachers:' key) plans no teacher and shows no teacher row; a
+    distillation run in it still gets the implicit 'default' teacher; declared teachers always train."""
+    base = tmp_path / "base.yaml"
+    base.write_text("name: tiny\ndata: {dataset: synthetic}\n")
+
+    def plan(body: str):
+        p = tmp_path / "spec.yaml"
+        p.write_text(f"base: {base.name}\nseeds: [0, 1]\n{body}")
+        b = Bench(load_spec(p), tmp_path / "runs")
+        return [(seed, kind, item if kind == "teacher" else item.id) for seed, kind, item in b.plan()], b
+
+    steps, b = plan("runs:\n  - {id: student, job: student}\n")
+    assert [s for s in steps if s[1] == "teacher"] == []
+    assert "teacher-default" not in b.summary()["runs"]
+    steps, b = plan("runs:\n  - {id: student, job: student}\n  - {id: dask, method: dask}\n")
+    assert [s for s in steps if s[1] == "teacher"] == [(0, "teacher", "default"), (1, "teacher", "default")]
+    assert "teacher-default" in b.summary()["runs"]
+    steps, _ = plan("teachers: {rgb: []}\nruns:\n  - {id: student, job: student}\n")
+    assert [s for s in steps if s[1] == "teacher"] == [(0, "teacher", "rgb"), (1, "teacher", "rgb")]

@@ -47,13 +47,17 @@ class Bench:
         rows rather than one seed of everything."""
         steps: list[tuple[int, str, object]] = []
         runs = [r for r in self.spec.runs if not self.only or r.id in self.only]
-        needed = {r.teacher or self.spec.main_teacher for r in runs if r.job == "distill"}
+        needed = self.teachers_needed(runs)
         for name in self.spec.teachers:
-            if name in needed or not self.only:
+            if name in needed or (not self.only and self.spec.teachers_declared):
                 steps += [(seed, "teacher", name) for seed in self.spec.seeds]
         for r in runs:
             steps += [(seed, "run", r) for seed in self.spec.seeds]
         return steps
+
+    def teachers_needed(self, runs) -> set[str]:
+        """The teachers the distillation runs among ``runs`` are distilled from."""
+        return {r.teacher or self.spec.main_teacher for r in runs if r.job == "distill"}
 
     def teacher_of(self, seed: int, item) -> Path | None:
         """The teacher folder a step waits for (a distillation run), else None."""
@@ -140,7 +144,9 @@ class Bench:
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:
         rows: dict[str, dict] = {}
-        entries = [(f"teacher-{n}", "teacher", None, n, "teachers", f"teacher ({n})") for n in self.spec.teachers]
+        needed = self.teachers_needed(self.spec.runs)
+        entries = [(f"teacher-{n}", "teacher", None, n, "teachers", f"teacher ({n})") for n in self.spec.teachers
+                   if self.spec.teachers_declared or n in needed]
         entries += [(r.id, r.job, r.peer if r.is_peer else r.method,
                      (r.teacher or self.spec.main_teacher) if r.job == "distill" else None,
                      r.group, r.label or r.id) for r in self.spec.runs]

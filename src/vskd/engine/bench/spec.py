@@ -81,6 +81,9 @@ class BenchSpec:
     runs: list[RunSpec]
     figures: list[str] | None = None  # runs the curves / confusion matrices show ("teacher-<name>" for a teacher)
     baseline: str | None = None  # the run the others are compared with, seed by seed
+    #: False when the spec has no ``teachers:`` key: its implicit ``default`` teacher is trained only
+    #: for the distillation runs that need it (a students-and-peers spec trains no teacher)
+    teachers_declared: bool = True
 
     @property
     def main_teacher(self) -> str:
@@ -142,6 +145,7 @@ def load_spec(path: str | Path) -> BenchSpec:
     for key in ("base", "runs"):
         if key not in raw:
             raise ConfigError(f"benchmark spec {p}: missing key '{key}'")
+    teachers_declared = bool(raw.get("teachers"))
     teachers = raw.get("teachers") or {"default": []}
     runs = [_run_spec(p, i, r, teachers) for i, r in enumerate(raw["runs"])]
     ids = [r.id for r in runs]
@@ -165,4 +169,5 @@ def load_spec(path: str | Path) -> BenchSpec:
     return BenchSpec(name=raw.get("name", p.stem), path=p, base=(p.parent / raw["base"]).resolve(),
                      seeds=list(raw.get("seeds", [0])), set=list(raw.get("set") or []),
                      teachers={k: list(v or []) for k, v in teachers.items()}, runs=runs,
-                     figures=list(figures) if figures else None, baseline=baseline)
+                     figures=list(figures) if figures else None, baseline=baseline,
+                     teachers_declared=teachers_declared)
