@@ -38,6 +38,7 @@ from vskd.data.augment import SignalAugment
 from vskd.data.cache import ArrayCache
 from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
 from vskd.data.recording import Recording
+from vskd.data.resample import resample_linear
 from vskd.data.rules import check_frame_size, check_signal_length
 from vskd.data.skeleton import augment_skeleton, prepare_skeleton
 from vskd.errors import ConfigError, DataError, VskdError
@@ -160,18 +161,6 @@ class RawSpec:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
             raise ConfigError(f"config key 'student.input.length': expected an integer >= 2 (samples of the "
                               f"resampled window), got {v!r}")
-
-
-def resample_linear(window: np.ndarray, length: int) -> np.ndarray:
-    """``(T, C)`` -> ``(length, C)`` by linear interpolation over the same span (ends kept; ``np.interp``)."""
-    t = window.shape[0]
-    if t == length:
-        return window
-    if t < 2:
-        raise DataError(f"cannot resample a window of {t} sample(s) to {length}: it needs at least 2 samples")
-    src = np.arange(t, dtype=np.float64)
-    dst = np.linspace(0.0, t - 1.0, length)
-    return np.stack([np.interp(dst, src, window[:, c]) for c in range(window.shape[1])], axis=1)
 
 
 def student_signal(recording: Recording, spec: RawSpec, window: np.ndarray | None = None) -> np.ndarray:

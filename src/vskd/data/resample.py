@@ -63,3 +63,21 @@ def numeric_row(path: str | Path, lineno: int, fields: list[str], line: str) -> 
     if not all(np.isfinite(row)):
         raise DataError(f"{path}: line {lineno} has a NaN/Inf value: {line.strip()[:60]!r}")
     return row
+
+
+def resample_linear(window: np.ndarray, length: int) -> np.ndarray:
+    """Linear resampling of ``window`` (T, C) to ``length`` samples spanning the same time (ends kept).
+
+    Sample ``k`` of the result is the window at fractional index :math:`k (T - 1) / (L - 1)`
+    (``np.interp`` per channel), in the window's dtype. The identity when ``T == length``. The raw-signal
+    students' view, the peers' windows and the deployed model's input all go through this function.
+    """
+    w = np.asarray(window)
+    t = w.shape[0]
+    if t == length:
+        return w
+    if t < 2 or length < 2:
+        raise DataError(f"cannot resample a window of {t} samples to {length}: both need at least 2 samples")
+    src = np.arange(t, dtype=np.float64)
+    dst = np.linspace(0.0, t - 1.0, length)
+    return np.stack([np.interp(dst, src, w[:, c]) for c in range(w.shape[1])], axis=1).astype(w.dtype)

@@ -25,7 +25,7 @@ every exported file (ONNX ``metadata_props["vskd"]``, TorchScript extra file ``v
 A **raw-signal student** (``student.arch`` inception1d / minirocket / watch1d,
 :mod:`vskd.models.registry`) has no GAF: :class:`WindowModel` then resamples the window linearly to the
 student's length ``L`` (``student.input.length``; ``F.interpolate(mode="linear", align_corners=True)``,
-the same ends-kept mapping as :func:`vskd.data.paired.resample_linear` used in training) and feeds
+the same ends-kept mapping as :func:`vskd.data.resample.resample_linear` used in training) and feeds
 ``(B, C, L)`` to the student, whose first module normalises it (none / per-window z-score / the training
 statistics stored in the checkpoint). Any window of ``T >= 2`` samples is accepted;
 ``DeployInfo.gaf`` is then empty and ``DeployInfo.extra`` holds ``{"view": "raw", "length": L,
@@ -39,11 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vskd.errors import ConfigError, DataError, VskdError
+from vskd.data.resample import resample_linear
+from vskd.errors import ConfigError, VskdError
 from vskd.gaf import GAFEncoder
 
 __all__ = ["DEPLOY_FORMAT", "DeployInfo", "WindowModel", "dataset_rate", "load_checkpoint_model", "resample"]
@@ -131,21 +131,8 @@ class WindowModel(nn.Module):
         return self.student(x)
 
 
-def resample(window: np.ndarray, length: int) -> np.ndarray:
-    """Linear resampling of ``window`` (T, C) to ``length`` samples spanning the same time (ends kept).
-
-    Sample ``k`` of the result is the window at fractional index :math:`k (T - 1) / (L - 1)`
-    (``np.interp`` per channel). The identity when ``T == length``.
-    """
-    w = np.asarray(window)
-    t = w.shape[0]
-    if t == length:
-        return w
-    if t < 2 or length < 2:
-        raise DataError(f"cannot resample a window of {t} samples to {length}: both need at least 2 samples")
-    src = np.arange(t, dtype=np.float64)
-    dst = np.linspace(0.0, t - 1.0, length)
-    return np.stack([np.interp(dst, src, w[:, c]) for c in range(w.shape[1])], axis=1).astype(w.dtype)
+#: the deployed model's input resampling (one implementation: :func:`vskd.data.resample.resample_linear`)
+resample = resample_linear
 
 
 def dataset_rate(cfg) -> float:

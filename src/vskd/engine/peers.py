@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from vskd.data.resample import resample_linear
 from vskd.errors import ConfigError, DataError, VskdError
 
 __all__ = ["DEFAULT_LENGTH", "INSTALL", "PEERS", "PeerSpec", "build_peer", "peer_class", "peer_windows",
@@ -111,14 +112,6 @@ def window_length(cfg, length: int | None = None) -> int:
     return int(own) if own else DEFAULT_LENGTH
 
 
-def _resample(window: np.ndarray, length: int) -> np.ndarray:
-    """Linear interpolation of every channel of ``(T, C)`` onto ``length`` evenly spaced instants."""
-    t = window.shape[0]
-    src = np.arange(t, dtype=np.float64)
-    dst = np.linspace(0.0, t - 1.0, length)
-    return np.stack([np.interp(dst, src, window[:, c]) for c in range(window.shape[1])], axis=1)
-
-
 def peer_windows(recordings, axes, length: int, resample: str = "linear") -> tuple[np.ndarray, np.ndarray]:
     """``X`` float64 ``(N, C, length)`` (aeon's layout) and labels ``y`` ``(N,)`` of ``recordings``."""
     from vskd.data.paired import raw_window
@@ -127,7 +120,7 @@ def peer_windows(recordings, axes, length: int, resample: str = "linear") -> tup
     for rec in recordings:
         if resample == "linear":
             w, _ = raw_window(rec, axes)
-            w = _resample(w.astype(np.float64), length)
+            w = resample_linear(w.astype(np.float64), length)
         else:
             w, _ = raw_window(rec, axes, length)
         if not np.isfinite(w).all():
