@@ -162,6 +162,40 @@ class StudentConfig:
 
 
 @dataclass
+class UnlabeledConfig:
+    """Which training recordings keep their labels (``distill.unlabeled``; the split is
+    :func:`vskd.data.labels.split_labeled`): the rest are *unlabelled paired recordings*, whose labels
+    no loss sees. Exactly one of ``fraction`` / ``trials`` / ``subjects``; validation and test stay
+    labelled. The teacher (``train-teacher``), the student alone (``train-student``) and the peers train
+    on the labelled part; a distilled student takes cross-entropy on the labelled part and the
+    distillation terms on both (docs/methods.md, "Unlabelled paired recordings")."""
+
+    fraction: float | None = None  # fraction of each class's training recordings that stay labelled, in (0, 1)
+    trials: list[int] | None = None  # the trials that stay labelled (every subject and class)
+    subjects: list[int] | None = None  # the training subjects that stay labelled
+    seed: int = 0  # which recordings a fraction labels (independent of the training seed)
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` naming the ``distill.unlabeled`` key that is wrong."""
+        given = [k for k in ("fraction", "trials", "subjects") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ConfigError("config key 'distill.unlabeled': expected exactly one of fraction, trials, subjects "
+                              f"(which training recordings stay labelled), got {', '.join(given) or 'none'}")
+        f = self.fraction
+        if f is not None and not (math.isfinite(f) and 0 < f < 1):
+            raise ConfigError(f"config key 'distill.unlabeled.fraction': expected a fraction in (0, 1) (the share "
+                              f"of each class's training recordings that stay labelled), got {f!r}")
+        for key in ("trials", "subjects"):
+            values = getattr(self, key)
+            if values is not None and not values:
+                raise ConfigError(f"config key 'distill.unlabeled.{key}': expected a non-empty list of {key} "
+                                  f"that stay labelled, got []")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"config key 'distill.unlabeled.seed': expected a seed in [0, 2**32 - 1], "
+                              f"got {self.seed}")
+
+
+@dataclass
 class DistillConfig:
     method: str = "dask"
     options: dict[str, Any] = field(default_factory=dict)  # method options, e.g. alpha, temperature
@@ -169,6 +203,9 @@ class DistillConfig:
     teacher_checkpoint: str | None = None  # trained teacher (best.pt of train-teacher)
     teacher_cache: str = "auto"  # auto | on | off: cache teacher outputs (eval transform) once
     pairing: str = "paired"  # paired | unpaired | class-shuffled (controls; see vskd.engine.pairing)
+    # None: every training recording is labelled; else which stay labelled (UnlabeledConfig). Read by
+    # train-teacher, train-student, peers and distill alike, so one config describes one label budget
+    unlabeled: UnlabeledConfig | None = None
 
 
 @dataclass
@@ -199,6 +236,8 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         for arg in args:
             if arg is type(None):
                 continue
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return _build(arg, value, path)  # a section: its own message (an unknown key, a bad value)
             try:
                 return _coerce(value, arg, path)
             except ConfigError as exc:
@@ -434,6 +473,12 @@ def validate(cfg: Config) -> None:
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teacher "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "
                           f"{cfg.teacher.input.modality!r})")
+    if cfg.distill.unlabeled is not None:
+        cfg.distill.unlabeled.check()
+        if cfg.distill.pairing == "class-shuffled":
+            raise ConfigError("config key 'distill.pairing': the class-shuffled control draws teacher outputs "
+                              "of the same class, which needs every training recording's label; with "
+                              "distill.unlabeled use pairing 'unpaired' (or 'paired')")
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")

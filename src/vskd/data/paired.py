@@ -12,7 +12,9 @@ built from one :class:`~vskd.data.recording.Recording`:
   recording's depth or RGB video, float32 ``(K, 3, H, W)`` RGB in [0, 1]
   (:func:`vskd.data.frames.clip_transform`);
 * ``index`` (its stable position in the dataset, what contrastive methods such as CRD key their
-  memory on), ``label`` (0-based class) and ``key`` (the recording's name, e.g. ``utd-mhad/a1_s1_t1``).
+  memory on), ``label`` (0-based class) and ``key`` (the recording's name, e.g. ``utd-mhad/a1_s1_t1``);
+  with ``unlabeled`` keys given, ``labeled`` (bool), and ``label`` -1 for an unlabelled recording, whose
+  label is never read (:mod:`vskd.data.labels`).
 
 (The authors' released script zips two independently shuffled loaders, so its "pairs" are unrelated
 recordings; here a pair is by construction the two views of one recording.)
@@ -25,7 +27,7 @@ images are cached on disk (:mod:`vskd.data.cache`): only the first epoch of the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +39,7 @@ from torch.utils.data import Dataset
 from vskd.data.augment import SignalAugment
 from vskd.data.cache import ArrayCache
 from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
-from vskd.data.recording import Recording
+from vskd.data.recording import Recording, RecordingKey
 from vskd.data.resample import resample_linear
 from vskd.data.rules import check_frame_size, check_signal_length
 from vskd.data.skeleton import augment_skeleton, prepare_skeleton
@@ -311,6 +313,9 @@ class PairedDataset(Dataset):
             (:class:`~vskd.data.augment.SignalAugment`; None or all-off: none). Only with ``train``.
         compress: store decoded clips zlib-compressed (default; ~15x smaller depth clips, a few ms more
             per read). GAF images are always stored uncompressed.
+        unlabeled: keys of the recordings whose labels must not be read (``distill.unlabeled``,
+            :mod:`vskd.data.labels`): their items carry ``label`` -1 and ``labeled`` False. When given
+            (even empty), every item carries ``labeled``; None (default): items have no ``labeled``.
 
     Raises:
         DataError: a recording lacks the inertial or the teacher's modality (named in the message).
@@ -328,8 +333,14 @@ class PairedDataset(Dataset):
         raw_length: int | None = None,
         compress: bool = True,
         student_augment: SignalAugment | None = None,
+        unlabeled: Collection[RecordingKey] | None = None,
     ) -> None:
         self.recordings = list(recordings)
+        # per item: True (label readable), False (unlabelled: label -1); None: no mask at all
+        self.labeled: list[bool] | None = None
+        if unlabeled is not None:
+            hidden = set(unlabeled)
+            self.labeled = [r.key not in hidden for r in self.recordings]
         if student is None and teacher is None:
             raise ConfigError("PairedDataset needs a student (GAFSpec) or a teacher (ClipSpec) view, got neither")
         if student is None and student_raw:
@@ -377,7 +388,13 @@ class PairedDataset(Dataset):
 
     @property
     def labels(self) -> list[int]:
-        return [int(r.label) for r in self.recordings]
+        """The items' labels (-1 for an unlabelled recording)."""
+        return [self._label(i) for i in range(len(self.recordings))]
+
+    def _label(self, index: int) -> int:
+        if self.labeled is not None and not self.labeled[index]:
+            return -1
+        return int(self.recordings[index].label)
 
     @property
     def keys(self) -> list[str]:
@@ -389,7 +406,9 @@ class PairedDataset(Dataset):
             raise IndexError(f"index {index} out of range for a dataset of {n} recordings")
         index = int(index) % n
         rec = self.recordings[index]
-        item: dict[str, Any] = {"index": index, "label": int(rec.label), "key": str(rec.key)}
+        item: dict[str, Any] = {"index": index, "label": self._label(index), "key": str(rec.key)}
+        if self.labeled is not None:
+            item["labeled"] = self.labeled[index]
         if self.student is None:
             pass
         elif isinstance(self.student, RawSpec):

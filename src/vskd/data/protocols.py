@@ -53,7 +53,9 @@ class Splits:
     """Train / validation / test recordings (each sorted by key) and the groups that define them.
 
     ``groups`` maps ``train``/``val``/``test`` to the subjects (cross-subject), trials
-    (subject-specific), cameras, scenes or sessions in each part.
+    (subject-specific), cameras, scenes or sessions in each part. ``unlabeled`` holds the training
+    recordings whose labels no loss may read (``distill.unlabeled``, :func:`vskd.data.labels.split_labeled`);
+    empty unless asked for, and then ``train`` is the labelled part only.
     """
 
     train: list[Recording]
@@ -61,20 +63,33 @@ class Splits:
     test: list[Recording]
     protocol: str = "cross-subject"
     groups: dict[str, list[int]] = field(default_factory=dict)
+    unlabeled: list[Recording] = field(default_factory=list)
 
     @property
     def train_and_val(self) -> list[Recording]:
         """The whole training side (train + validation), e.g. to refit once the epochs are chosen."""
         return sorted(self.train + self.val, key=lambda r: r.key)
 
+    @property
+    def paired_train(self) -> list[Recording]:
+        """Every training recording, labelled and unlabelled (sorted by key): what a distilled student
+        and the teacher's output cache see."""
+        return sorted(self.train + self.unlabeled, key=lambda r: r.key)
+
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        out = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        if self.unlabeled:
+            out["unlabeled"] = len(self.unlabeled)
+        return out
 
     def describe(self) -> str:
         what = UNITS.get(self.protocol, "group") + "s"
-        return f"{self.protocol}: " + ", ".join(
+        text = f"{self.protocol}: " + ", ".join(
             f"{part} {len(getattr(self, part))} ({what} {self.groups.get(part, [])})" for part in ("train", "val", "test")
         )
+        if self.unlabeled:
+            text += f"; {len(self.unlabeled)} more training recordings unlabelled"
+        return text
 
 
 def _ints(name: str, values) -> list[int] | None:

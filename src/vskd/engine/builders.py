@@ -36,10 +36,20 @@ __all__ = ["build_student", "build_teacher", "clip_spec", "epoch_hook", "fit_stu
 
 def load_data(cfg: Config):
     """Recordings, splits (train/val/test) and class names for ``cfg.data``
-    (:func:`vskd.data.datasets.load_splits`)."""
+    (:func:`vskd.data.datasets.load_splits`). With ``distill.unlabeled`` set, ``splits.train`` is the
+    labelled part of the training recordings and ``splits.unlabeled`` the rest
+    (:func:`vskd.data.labels.split_labeled`): every job that fits on ``splits.train`` (the teacher, the
+    student alone, the peers) then sees the labelled part only."""
     from vskd.data.datasets import load_splits
 
-    return load_splits(cfg.data)
+    recordings, splits, names = load_splits(cfg.data)
+    u = cfg.distill.unlabeled
+    if u is not None:
+        from vskd.data.labels import split_labeled
+
+        splits = split_labeled(splits, fraction=u.fraction, trials=u.trials, subjects=u.subjects, seed=u.seed,
+                               class_names=names)
+    return recordings, splits, names
 
 
 def student_spec(cfg: Config):
@@ -73,16 +83,18 @@ def clip_spec(cfg: Config):
                     crop_size=c.crop_size, flip=c.flip)
 
 
-def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False):
+def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False, unlabeled=None):
     """A :class:`~vskd.data.paired.PairedDataset` of ``recordings`` with the student view (augmented
-    when ``train``) and/or the teacher view."""
+    when ``train``) and/or the teacher view; ``unlabeled``: keys of the recordings whose labels the
+    items hide (``label`` -1, ``labeled`` False)."""
     from vskd.data.augment import SignalAugment
     from vskd.data.paired import PairedDataset
 
     augment = SignalAugment.from_config(cfg.student.input.augment) if (student and train) else None
     return PairedDataset(recordings, student=student_spec(cfg) if student else None,
                          teacher=clip_spec(cfg) if teacher else None, train=train,
-                         cache_dir=cfg.data.cache_dir, seed=cfg.seed, student_augment=augment)
+                         cache_dir=cfg.data.cache_dir, seed=cfg.seed, student_augment=augment,
+                         unlabeled=unlabeled)
 
 
 def loader(dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:

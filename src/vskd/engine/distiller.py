@@ -2,7 +2,9 @@
 
 Following mdistiller's ``Distiller``: the teacher is kept in eval mode and never receives gradient;
 the method owns its trainable adapters; ``forward(batch)`` returns the student's logits and a dict of
-named losses (``ce``, the method's terms, and their weighted sum ``loss``). Features are taken with
+named losses (``ce``, the method's terms, and their weighted sum ``loss``). ``ce`` is averaged over
+the batch's labelled items (``batch["labeled"]``, present with unlabelled paired recordings; 0 for a
+batch without one); the method's terms take every pair. Features are taken with
 forward hooks registered once and reduced to per-sample tensors by :mod:`vskd.models.features`
 (teacher per-frame outputs are averaged over the segments there), so model code is untouched.
 
@@ -32,11 +34,11 @@ from pathlib import Path
 from typing import Iterable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vskd.engine import dist
 from vskd.errors import ConfigError, VskdError
+from vskd.losses.functional import masked_cross_entropy
 from vskd.losses.registry import Collectives, DistillMethod, MethodSetup
 from vskd.models.features import STUDENT_FEATURES, TEACHER_FEATURES, make_taps, shapes_of
 
@@ -158,8 +160,9 @@ class Distiller(nn.Module):
         t = {k: v.to(s["logits"].device) for k, v in t.items()}
         terms = self.method(s, t)
         logits = self.method.classify(s)
-        ce = F.cross_entropy(logits, torch.as_tensor(batch["label"], device=logits.device),
-                             label_smoothing=self.label_smoothing)
+        # cross-entropy on the labelled items only (batch["labeled"], unlabelled paired recordings);
+        # the method's terms above take every pair, labelled or not
+        ce = masked_cross_entropy(logits, batch["label"], batch.get("labeled"), label_smoothing=self.label_smoothing)
         total = self.ce_weight * ce
         for v in terms.values():
             total = total + v

@@ -117,6 +117,31 @@ def _finish(run: RunDir, kind: str, forward_of_model, model: nn.Module, test_loa
     return summary
 
 
+def _label_counts(splits) -> dict:
+    """``{"labels": {"labeled": n, "unlabeled": m}}`` for results.json when a run has unlabelled
+    recordings (``distill.unlabeled``), else nothing."""
+    if not splits.unlabeled:
+        return {}
+    return {"labels": {"labeled": len(splits.train), "unlabeled": len(splits.unlabeled)}}
+
+
+def _check_teacher_labels(splits, tmeta: dict, path) -> None:
+    """Refuse a teacher trained on the labels of this run's unlabelled recordings (its checkpoint's
+    ``train_keys``); warn when an older checkpoint does not say what it was trained on."""
+    from vskd.errors import warn
+
+    seen = tmeta.get("train_keys")
+    if seen is None:
+        warn(f"teacher {path} does not record its training recordings (a checkpoint from before "
+             f"distill.unlabeled): vskd cannot check that it never saw an unlabelled recording's label")
+        return
+    leak = sorted(set(seen) & {r.name for r in splits.unlabeled})
+    if leak:
+        raise ConfigError(f"config key 'distill.teacher_checkpoint': teacher {path} was trained on the labels of "
+                          f"{len(leak)} of this run's unlabelled recordings (e.g. {leak[0]}); train it with "
+                          f"the same distill.unlabeled so that no unlabelled recording's label reaches any model")
+
+
 def _meta(cfg: Config, kind: str, class_names: list[str]) -> dict:
     """The ``meta`` of a checkpoint (:mod:`vskd.engine.checkpoints`)."""
     return {"kind": kind, "config": config_to_dict(cfg), "class_names": list(class_names),
@@ -143,12 +168,15 @@ def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: st
         return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"]),
                                         label_smoothing=opt.label_smoothing)}
 
+    meta = _meta(cfg, kind, names)
+    if kind == "teacher":  # what it learnt from: distill refuses a teacher that saw its unlabelled labels
+        meta["train_keys"] = [r.name for r in splits.train]
     trainer = Trainer(run.path, model, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
-                      scheduler=make_scheduler(optimizer, opt), meta=_meta(cfg, kind, names),
+                      scheduler=make_scheduler(optimizer, opt), meta=meta,
                       on_epoch_start=epoch_hook([tr], [tl]), grad_clip=opt.grad_clip, progress=progress,
                       micro_batches=opt.micro_batches)
     result = trainer.fit(tl, vl, resume=resume)
-    return _finish(run, kind, forward, model, test_l, names, result)
+    return _finish(run, kind, forward, model, test_l, names, result, extra=_label_counts(splits))
 
 
 def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
@@ -210,7 +238,12 @@ def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordin
 
 
 def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train the student with a frozen teacher and ``cfg.distill.method``."""
+    """Train the student with a frozen teacher and ``cfg.distill.method``.
+
+    With ``distill.unlabeled`` the student trains on every training recording: cross-entropy on the
+    labelled ones (``splits.train``), the method's terms on labelled and unlabelled pairs alike
+    (``splits.paired_train``); the teacher cache covers both; the teacher must not have been trained on
+    an unlabelled recording (:func:`_check_teacher_labels`)."""
     from vskd.losses.registry import create_method
 
     if not cfg.distill.teacher_checkpoint:
@@ -227,16 +260,28 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     from vskd.models.features import check_method_on_student
 
     check_method_on_student(method, student)  # a method the student cannot take: one line, before any work
-    fit_student(student, cfg, splits.train)
+    hidden = None  # keys of the unlabelled recordings (distill.unlabeled), whose labels the items hide
+    train_recs = splits.train
+    if splits.unlabeled:
+        from vskd.data.labels import require_modality
+
+        if "label" in method.batch_uses:
+            raise ConfigError(f"config key 'distill.unlabeled': method '{cfg.distill.method}' reads the batch's "
+                              f"labels, which unlabelled recordings do not have")
+        require_modality(splits.unlabeled, cfg.teacher.input.modality)
+        _check_teacher_labels(splits, tmeta, cfg.distill.teacher_checkpoint)
+        hidden = {r.key for r in splits.unlabeled}
+        train_recs = splits.paired_train
+    fit_student(student, cfg, train_recs)  # inputs only (statistics, MiniRocket's biases): no label
     _, t_names = method_features(method)
     use_cache = cfg.distill.teacher_cache in ("auto", "on")
     opt = cfg.student.train
-    tr = paired(cfg, splits.train, train=True, teacher=not use_cache)
+    tr = paired(cfg, train_recs, train=True, teacher=not use_cache, unlabeled=hidden)
     cache = None
     if use_cache:
-        cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), splits.train, t_names, progress)
-        if cfg.distill.pairing != "paired":
-            cache = ReassignedCache(cache, [r.label for r in splits.train], cfg.distill.pairing, cfg.seed)
+        cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), train_recs, t_names, progress)
+        if cfg.distill.pairing != "paired":  # tr.labels: -1 for an unlabelled recording (never its label)
+            cache = ReassignedCache(cache, tr.labels, cfg.distill.pairing, cfg.seed)
     distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache,
                           label_smoothing=cfg.student.train.label_smoothing)
     # the per-sample feature shapes of both sides, once, and what the method may need to know about the
@@ -272,7 +317,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, "student", forward, deployed, test_l, names, result,
                    extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,
-                          "teacher_checkpoint": str(cfg.distill.teacher_checkpoint)})
+                          "teacher_checkpoint": str(cfg.distill.teacher_checkpoint), **_label_counts(splits)})
 
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,

@@ -12,6 +12,8 @@ Losses (see ``docs/losses.md`` for the conventions and where each default comes 
   (L_D) and angle (L_A) terms of VSKD's DASK.
 * :func:`semantic_loss` -- VSKD's semantic term L_S, MSE between the two fc0 embeddings.
 * :func:`dask_loss` -- VSKD's DASK (Ni et al., ICASSP 2022): weighted L_D + L_A + L_S.
+* :func:`masked_cross_entropy` -- the supervised term on the labelled items of a batch only (unlabelled
+  paired recordings, ``distill.unlabeled``); not a distillation loss, the trainers' cross-entropy.
 * :func:`sp_loss` (Tung & Mori 2019), :func:`cc_loss` (Peng et al. 2019), :func:`pkt_loss`
   (Passalis & Tefas 2018), :func:`crd_loss` (Tian et al. 2020), :func:`simkd_loss` (Chen et al.
   2022): the losses of the baseline zoo's ``sp``, ``cc``, ``pkt``, ``crd`` and ``simkd`` methods.
@@ -42,6 +44,7 @@ __all__ = [
     "crd_scores",
     "dask_loss",
     "kd_loss",
+    "masked_cross_entropy",
     "pairwise_distances",
     "pkt_loss",
     "rkd_angle_loss",
@@ -108,6 +111,26 @@ def _eps(dtype: torch.dtype) -> float:
 
 
 # ------------------------------------------------------------------------------------------- KD
+def masked_cross_entropy(logits: Tensor, labels: Tensor, labeled: Tensor | None = None,
+                         label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy averaged over the labelled items of a batch only.
+
+    ``labeled`` (bool ``(B,)``; None: every item) selects the items whose ``labels`` are read; the
+    others' labels (``-1`` from :class:`vskd.data.paired.PairedDataset`, or anything else) are never
+    touched. A batch without a labelled item gives an exact zero connected to ``logits`` (no NaN, zero
+    gradient), so a step on unlabelled pairs alone trains the distillation terms only.
+    """
+    labels = torch.as_tensor(labels, device=logits.device)
+    if labeled is None:
+        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    mask = torch.as_tensor(labeled, device=logits.device).bool()
+    if mask.shape != labels.shape:
+        raise ConfigError(f"masked_cross_entropy: mask of shape {_shape(mask)} for labels of shape {_shape(labels)}")
+    if not bool(mask.any()):
+        return _zero(logits)
+    return F.cross_entropy(logits[mask], labels[mask], label_smoothing=label_smoothing)
+
+
 def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 4.0) -> Tensor:
     r"""Soft-target knowledge distillation (Hinton, Vinyals, Dean 2015, "Distilling the Knowledge in
     a Neural Network").
