@@ -161,12 +161,26 @@ def test_distillation_never_reads_an_unlabelled_label(work, teacher, monkeypatch
     root, ov = work
     cfg = ov + TRIAL1 + [f"distill.teacher_checkpoint={teacher}", "distill.method=dask"]
     clean = jobs.distill(load_config(None, cfg), root / "dask-clean", progress=False)
-    assert clean["labels"] == {"labeled": 12, "unlabeled": 12}
+    assert clean["labels"] == {"labeled": 12, "unlabeled": 12, "unlabeled_pairs": True}
     _poisoning_load_data(monkeypatch, "unlabeled")
     jobs.distill(load_config(None, cfg), root / "dask-poisoned", progress=False)
     a, b = _trained(root / "dask-clean"), _trained(root / "dask-poisoned")
     assert _same(a, b)
     assert a[1][0]["train_distance"] > 0  # the distillation terms ran (on all 24 pairs)
+
+
+def test_the_labelled_pairs_control_is_the_labelled_subset(work, teacher, monkeypatch):
+    """distill.unlabeled.pairs false: the same run as one whose data hold the labelled recordings only."""
+    root, ov = work
+    cfg = ov + [f"distill.teacher_checkpoint={teacher}", "distill.method=dask", "student.train.epochs=1"]
+    res = jobs.distill(load_config(None, cfg + TRIAL1 + ["distill.unlabeled.pairs=false"]), root / "dask-lab",
+                       progress=False)
+    assert res["labels"] == {"labeled": 12, "unlabeled": 12, "unlabeled_pairs": False}
+    real = builders.load_data
+    monkeypatch.setattr(jobs, "load_data", lambda c: (lambda r, s, n: (r, dataclasses.replace(s, unlabeled=[]), n))(
+        *real(load_config(None, ov + TRIAL1))))
+    jobs.distill(load_config(None, cfg), root / "dask-subset", progress=False)
+    assert _same(_trained(root / "dask-lab"), _trained(root / "dask-subset"))
 
 
 def test_student_alone_is_the_labelled_subset(work, monkeypatch):
@@ -222,7 +236,7 @@ def test_a_batch_of_unlabelled_pairs_gives_zero_ce(work, teacher):
     (["distill.unlabeled.fraction=0"], "config key 'distill.unlabeled.fraction': expected a fraction in (0, 1)"),
     (["distill.unlabeled.fraction=-0.5"], "config key 'distill.unlabeled.fraction'"),
     (["distill.unlabeled.labelled=[1]"], "unknown config key 'distill.unlabeled.labelled' (valid keys at "
-                                         "'distill.unlabeled': fraction, trials, subjects, seed)"),
+                                         "'distill.unlabeled': fraction, trials, subjects, seed, pairs)"),
     (["distill.unlabeled.seed=3"], "config key 'distill.unlabeled': expected exactly one of fraction, trials, subjects"),
     (["distill.unlabeled.trials=[1]", "distill.unlabeled.subjects=[1]"], "got trials, subjects"),
     (["distill.unlabeled.trials=[]"], "config key 'distill.unlabeled.trials': expected a non-empty list"),
@@ -329,15 +343,15 @@ def test_label_scarce_bench_spec_resolves():
     spec = load_spec(config_path("bench/utd-mhad-label-scarce.yaml"))
     bench = Bench(spec, "/nonexistent")
     assert len(spec.seeds) == 5
-    settings = {}
-    for name, ov in spec.teachers.items():
-        settings[name] = bench.config(0, ov).distill.unlabeled
-        assert settings[name] is not None
+    def budget(u):
+        return None if u is None else (u.fraction, u.trials, u.subjects, u.seed)
+
+    settings = {name: bench.config(0, ov).distill.unlabeled for name, ov in spec.teachers.items()}
+    assert settings["full"] is None and settings["trial1"].trials == [1] and settings["subj13"].subjects == [1, 3]
     for run in spec.runs:
-        cfg = bench.config(0, list(run.set))
-        u = cfg.distill.unlabeled
+        u = bench.config(0, list(run.set)).distill.unlabeled
         if run.job == "distill":  # its teacher was trained on the same labelled part
-            assert u == settings[run.teacher or spec.main_teacher], run.id
-        if run.group != "full-labels":
-            assert u is not None, run.id
-    assert {"trials", "subjects"} <= {("trials" if u.trials else "subjects") for u in settings.values()}
+            assert budget(u) == budget(settings[run.teacher]), run.id
+        assert (u is None) == (run.group == "full-labels"), run.id
+        if run.id.endswith("labeled-pairs"):
+            assert u.pairs is False

@@ -174,6 +174,9 @@ class UnlabeledConfig:
     trials: list[int] | None = None  # the trials that stay labelled (every subject and class)
     subjects: list[int] | None = None  # the training subjects that stay labelled
     seed: int = 0  # which recordings a fraction labels (independent of the training seed)
+    # distill only: the unlabelled pairs take the distillation terms (true, the method); false, the
+    # control: distil on the labelled pairs only (the unlabelled recordings are left out altogether)
+    pairs: bool = True
 
     def check(self) -> None:
         """Raise :class:`ConfigError` naming the ``distill.unlabeled`` key that is wrong."""

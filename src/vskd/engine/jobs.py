@@ -125,6 +125,14 @@ def _label_counts(splits) -> dict:
     return {"labels": {"labeled": len(splits.train), "unlabeled": len(splits.unlabeled)}}
 
 
+def _distill_counts(cfg: Config, splits) -> dict:
+    """:func:`_label_counts` plus whether the unlabelled pairs were distilled (``unlabeled_pairs``)."""
+    out = _label_counts(splits)
+    if out:
+        out["labels"]["unlabeled_pairs"] = bool(cfg.distill.unlabeled.pairs)
+    return out
+
+
 def _check_teacher_labels(splits, tmeta: dict, path) -> None:
     """Refuse a teacher trained on the labels of this run's unlabelled recordings (its checkpoint's
     ``train_keys``); warn when an older checkpoint does not say what it was trained on."""
@@ -262,7 +270,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     check_method_on_student(method, student)  # a method the student cannot take: one line, before any work
     hidden = None  # keys of the unlabelled recordings (distill.unlabeled), whose labels the items hide
     train_recs = splits.train
-    if splits.unlabeled:
+    if splits.unlabeled and cfg.distill.unlabeled.pairs:
         from vskd.data.labels import require_modality
 
         if "label" in method.batch_uses:
@@ -272,6 +280,8 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
         _check_teacher_labels(splits, tmeta, cfg.distill.teacher_checkpoint)
         hidden = {r.key for r in splits.unlabeled}
         train_recs = splits.paired_train
+    elif splits.unlabeled:  # the control (distill.unlabeled.pairs false): the labelled pairs only
+        _check_teacher_labels(splits, tmeta, cfg.distill.teacher_checkpoint)
     fit_student(student, cfg, train_recs)  # inputs only (statistics, MiniRocket's biases): no label
     _, t_names = method_features(method)
     use_cache = cfg.distill.teacher_cache in ("auto", "on")
@@ -317,7 +327,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, "student", forward, deployed, test_l, names, result,
                    extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,
-                          "teacher_checkpoint": str(cfg.distill.teacher_checkpoint), **_label_counts(splits)})
+                          "teacher_checkpoint": str(cfg.distill.teacher_checkpoint), **_distill_counts(cfg, splits)})
 
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Path | None = None,
