@@ -132,13 +132,14 @@ def _poisoning_load_data(monkeypatch, which: str):
     def poisoned(cfg):
         recordings, splits, names = real(cfg)
         if which == "unlabeled":
-            bad = [dataclasses.replace(r, label=(r.label + 1 + i % (len(names) - 1)) % len(names)) for i, r in enumerate(splits.unlabeled)]
+            c = len(names)
+            bad = [dataclasses.replace(r, label=(r.label + 1 + i % (c - 1)) % c) for i, r in enumerate(splits.unlabeled)]
             assert all(b.label != r.label for b, r in zip(bad, splits.unlabeled))
             splits = dataclasses.replace(splits, unlabeled=bad)
         else:
             first = splits.train[0]
-            splits = dataclasses.replace(splits, train=[dataclasses.replace(first, label=(first.label + 1) % len(names)),
-                                                        *splits.train[1:]])
+            wrong = dataclasses.replace(first, label=(first.label + 1) % len(names))
+            splits = dataclasses.replace(splits, train=[wrong, *splits.train[1:]])
         return recordings, splits, names
 
     monkeypatch.setattr(jobs, "load_data", poisoned)
@@ -185,6 +186,7 @@ def test_the_labelled_pairs_control_is_the_labelled_subset(work, teacher, monkey
 
 def test_student_alone_is_the_labelled_subset(work, monkeypatch):
     root, ov = work
+    ov = ov + ["student.train.epochs=1"]
     jobs.train_student(load_config(None, ov + TRIAL1), root / "student", progress=False)
     # the same run with the unlabelled part simply absent from the data: bit-equal
     real = builders.load_data
@@ -237,7 +239,8 @@ def test_a_batch_of_unlabelled_pairs_gives_zero_ce(work, teacher):
     (["distill.unlabeled.fraction=-0.5"], "config key 'distill.unlabeled.fraction'"),
     (["distill.unlabeled.labelled=[1]"], "unknown config key 'distill.unlabeled.labelled' (valid keys at "
                                          "'distill.unlabeled': fraction, trials, subjects, seed, pairs)"),
-    (["distill.unlabeled.seed=3"], "config key 'distill.unlabeled': expected exactly one of fraction, trials, subjects"),
+    (["distill.unlabeled.seed=3"],
+     "config key 'distill.unlabeled': expected exactly one of fraction, trials, subjects"),
     (["distill.unlabeled.trials=[1]", "distill.unlabeled.subjects=[1]"], "got trials, subjects"),
     (["distill.unlabeled.trials=[]"], "config key 'distill.unlabeled.trials': expected a non-empty list"),
     (["distill.unlabeled.trials=[1]", "distill.pairing=class-shuffled"], "config key 'distill.pairing'"),
@@ -280,7 +283,11 @@ def test_unlabelled_recordings_need_the_teachers_modality(work, teacher, monkeyp
         require_modality(stripped, "depth")
     root, ov = work
     real = builders.load_data
-    monkeypatch.setattr(jobs, "load_data", lambda cfg: (lambda r, s, n: (r, dataclasses.replace(s, unlabeled=stripped), n))(*real(cfg)))
+    def without_depth(cfg):
+        recordings, splits, names = real(cfg)
+        return recordings, dataclasses.replace(splits, unlabeled=stripped), names
+
+    monkeypatch.setattr(jobs, "load_data", without_depth)
     with pytest.raises(DataError, match="have no depth"):
         jobs.distill(load_config(None, ov + TRIAL1 + [f"distill.teacher_checkpoint={teacher}"]), root / "no-depth",
                      progress=False)

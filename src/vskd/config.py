@@ -478,10 +478,11 @@ def validate(cfg: Config) -> None:
                           f"{cfg.teacher.input.modality!r})")
     if cfg.distill.unlabeled is not None:
         cfg.distill.unlabeled.check()
-        if cfg.distill.pairing == "class-shuffled":
+        if cfg.distill.pairing == "class-shuffled" and cfg.distill.unlabeled.pairs:
             raise ConfigError("config key 'distill.pairing': the class-shuffled control draws teacher outputs "
                               "of the same class, which needs every training recording's label; with "
-                              "distill.unlabeled use pairing 'unpaired' (or 'paired')")
+                              "unlabelled pairs (distill.unlabeled) use pairing 'unpaired', or "
+                              "distill.unlabeled.pairs false")
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
