@@ -41,6 +41,11 @@ class DataConfig:
     val_subjects: list[int] | None = None  # cross-subject validation subjects (from the train side)
     val_trials: list[int] | None = None  # subject-specific validation trials (from the train side)
     val_groups: list[int] | None = None  # validation cameras / scenes / sessions (cross-view, -scene, -session)
+    # model selection of the student jobs: val (one held-out validation group, the val_* keys above; an
+    # empty list, e.g. val_subjects: [], trains on the whole training side for the configured epochs
+    # and keeps the last) | cv (leave-one-group-out folds over the training groups, the epoch of the
+    # best mean validation curve, then a refit on the whole training side; vskd.engine.cv, docs/tune.md)
+    selection: str = "val"
     cache_dir: str | None = None  # decoded clips / GAF images; default ~/.cache/vskd or $VSKD_CACHE
     num_workers: int = 0
 
@@ -416,6 +421,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 _CHOICES = {
     "data.protocol": ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session"),
+    "data.selection": ("val", "cv"),
     "student.input.method": ("summation", "difference"),
     "student.input.normalize": ("none", "recording", "dataset"),
     "student.input.scaling": ("minmax", "affine"),

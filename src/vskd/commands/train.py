@@ -50,7 +50,12 @@ def _run(args, job: str, sub: str | None) -> int:
         prepare_output_dir(cfg.data.cache_dir, "config key 'data.cache_dir':")
     else:
         prepare_output_dir(default_cache_dir(), "the cache folder (data.cache_dir, $VSKD_CACHE or ~/.cache/vskd)")
-    summary = getattr(jobs, job)(cfg, out, resume=args.resume, progress=not args.quiet)
+    if cfg.data.selection == "cv":  # leave-one-group-out folds, the chosen epoch, a refit (vskd.engine.cv)
+        from vskd.engine.cv import cross_validate
+
+        summary = cross_validate(cfg, out, getattr(jobs, job), resume=args.resume, progress=not args.quiet)
+    else:
+        summary = getattr(jobs, job)(cfg, out, resume=args.resume, progress=not args.quiet)
     print(json.dumps(summary, indent=2))
     print(f"[vskd] results in {out}")
     return 0

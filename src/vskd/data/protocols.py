@@ -29,6 +29,12 @@ recordings of an unregistered name (a manifest's own name) follow the generic ru
 (Without a dataset default, ``cross-view`` and ``cross-scene`` test on the highest group present.)
 Explicit groups for any protocol: ``train_groups`` / ``test_groups`` / ``val_groups``.
 
+Cross-validation folds (:func:`make_folds`): one fold per training group (leave-one-subject-out over the
+training subjects for cross-subject, 4 folds on UTD-MHAD; leave-one-trial-out over the training trials
+for subject-specific; leave-one-camera / scene / session-out for the others). Fold ``g`` holds group
+``g`` out as its validation part and trains on the other training groups; its test part is the
+protocol's test split, unchanged, and no fold ever validates on a test group.
+
 (The VSKD authors select models on the test split every epoch; this module makes that impossible.)
 """
 
@@ -45,7 +51,7 @@ PROTOCOLS = ("cross-subject", "subject-specific", "cross-view", "cross-scene", "
 #: protocol -> the unit it splits on (a RecordingKey field, or a key of the sources' ``meta``)
 UNITS = {"cross-subject": "subject", "subject-specific": "trial", "cross-view": "camera",
          "cross-scene": "scene", "cross-session": "session"}  # fmt: skip
-__all__ = ["PROTOCOLS", "UNITS", "Splits", "group_of", "make_splits"]
+__all__ = ["PROTOCOLS", "UNITS", "Splits", "fold_groups", "group_of", "make_folds", "make_splits"]
 
 
 @dataclass
@@ -245,3 +251,33 @@ def make_splits(
     keys = [{r.key for r in parts[n]} for n in ("train", "val", "test")]
     assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2]), "splits share recording keys"
     return Splits(train=parts["train"], val=parts["val"], test=parts["test"], protocol=protocol, groups=groups)
+
+
+_VAL_KEYS = ("val", "val_subjects", "val_trials", "val_groups")
+
+
+def fold_groups(recordings: Sequence[Recording], protocol: str = "cross-subject", **groups) -> list[int]:
+    """The training groups present in ``recordings`` (one cross-validation fold each, :func:`make_folds`).
+
+    ``groups`` are :func:`make_splits`' ``train_*`` / ``test_*`` arguments; a validation choice among
+    them is ignored (every training group is held out in turn). DataError when fewer than two training
+    groups are present (nothing to hold out).
+    """
+    groups = {k: v for k, v in groups.items() if k not in _VAL_KEYS}
+    whole = make_splits(recordings, protocol, val="none", **groups)
+    unit = UNITS[protocol]
+    present = sorted({group_of(r, unit) for r in whole.train})
+    if len(present) < 2:
+        raise DataError(f"{protocol}: cross-validation needs at least two training {unit}s to hold out in turn; "
+                        f"the training side has {unit}s {present}")
+    return present
+
+
+def make_folds(recordings: Sequence[Recording], protocol: str = "cross-subject", **groups) -> list[Splits]:
+    """Leave-one-group-out folds over the training side of ``protocol``: one :class:`Splits` per training
+    group (:func:`fold_groups`), that group as validation, the other training groups as train, the
+    protocol's test split as test (untouched by selection). The folds' validation parts are disjoint
+    and together cover the training side exactly.
+    """
+    groups = {k: v for k, v in groups.items() if k not in _VAL_KEYS}
+    return [make_splits(recordings, protocol, val=[g], **groups) for g in fold_groups(recordings, protocol, **groups)]

@@ -10,7 +10,10 @@ The three jobs of the method, each one function and one CLI command, and the eva
 Each training job writes into its run folder: ``config.yaml`` (the resolved config), ``last.pt``/``best.pt``,
 ``metrics.csv``, TensorBoard logs, and — once training has ended — ``test.json`` and
 ``test_confusion.png`` from the best-on-validation checkpoint, and ``results.json`` (validation and
-test figures). Model selection only ever looks at the validation split.
+test figures). Model selection only ever looks at the validation split. A split without a validation
+part (``data.val_subjects: []`` and the like: the refit of cross-validation) trains for the configured
+epochs and keeps the last (the trainer's refit mode); ``test=False`` (a cross-validation fold,
+:mod:`vskd.engine.cv`) leaves the test split unread (``results.json``'s ``test`` is None).
 
 A job's run folder and its start time travel together as a :class:`RunDir` (made by :func:`_prepare_run`,
 taken by :func:`_finish`); this module keeps no state between calls. What the jobs build from the
@@ -88,23 +91,26 @@ def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> RunDir:
 
 def _finish(run: RunDir, kind: str, forward_of_model, model: nn.Module, test_loader, class_names, result,
             extra: dict | None = None) -> dict:
-    """Reload best.pt, evaluate on test once, write test report and results.json (rank 0; the other
-    ranks of a distributed run return the summary rank 0 wrote)."""
+    """Reload best.pt, evaluate on test once (``test_loader`` None: not at all, a cross-validation fold),
+    write test report and results.json (rank 0; the other ranks of a distributed run return the summary
+    rank 0 wrote)."""
     if not dist.is_main():
         dist.barrier()
         return json.loads((run / "results.json").read_text())
-    best = load_checkpoint(run / "best.pt")
-    model.load_state_dict(best["model"])
-    model.eval()
-    y, p, _ = predict(forward_of_model, test_loader)
-    test = classification_metrics(y, p, len(class_names))
-    write_report(test, class_names, run.path, "test", title=f"{kind}: test")
+    test = None
+    if test_loader is not None:
+        best = load_checkpoint(run / "best.pt")
+        model.load_state_dict(best["model"])
+        model.eval()
+        y, p, _ = predict(forward_of_model, test_loader)
+        test = classification_metrics(y, p, len(class_names))
+        write_report(test, class_names, run.path, "test", title=f"{kind}: test")
     summary = {
         "kind": kind,
         "wall_s": round(time.time() - run.started, 1),
         "best_epoch": result.best_epoch + 1,
         "val": {"accuracy": result.best_val["accuracy"], "macro_f1": result.best_val["macro_f1"]},
-        "test": {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
+        "test": None if test is None else {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
         **(extra or {}),
     }
     if dist.active():
@@ -158,14 +164,22 @@ def _meta(cfg: Config, kind: str, class_names: list[str]) -> dict:
 
 # ----------------------------------------------------------------------------- jobs
 
+def _eval_loader(cfg: Config, recordings, batch_size: int, **views):
+    """An evaluation loader of ``recordings`` (None for an empty part: no validation split, an unread test)."""
+    if not recordings:
+        return None
+    return loader(paired(cfg, recordings, train=False, **views), batch_size, False, cfg.seed, cfg.data.num_workers)
+
+
 def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: str, params, opt, resume: bool,
-                      progress: bool) -> dict:
+                      progress: bool, test: bool = True) -> dict:
     """Cross-entropy training of ``model`` on its own view (``kind``: "teacher" or "student")."""
     _, splits, names = data
     views = {"student": kind == "student", "teacher": kind == "teacher"}
-    tr, va, te = (paired(cfg, recs, train=recs is splits.train, **views)
-                  for recs in (splits.train, splits.val, splits.test))
-    tl, vl, test_l = (loader(ds, opt.batch_size, ds is tr, cfg.seed, cfg.data.num_workers) for ds in (tr, va, te))
+    tr = paired(cfg, splits.train, train=True, **views)
+    tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    vl = _eval_loader(cfg, splits.val, opt.batch_size, **views)
+    test_l = _eval_loader(cfg, splits.test if test else [], opt.batch_size, **views)
     optimizer = make_optimizer(params, opt)
     runner = dist.wrap(model)  # DistributedDataParallel under torchrun, the model itself otherwise
 
@@ -187,8 +201,10 @@ def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: st
     return _finish(run, kind, forward, model, test_l, names, result, extra=_label_counts(splits))
 
 
-def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train the video teacher with cross-entropy; select on validation; report test."""
+def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
+                  test: bool = True) -> dict:
+    """Train the video teacher with cross-entropy; select on validation; report test (unless ``test`` is
+    False)."""
     run = _prepare_run(cfg, run_dir, resume)
     data = load_data(cfg)
     teacher = build_teacher(cfg, len(data[2]))
@@ -199,17 +215,18 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
         params = tsn_param_groups(teacher, opt.lr, opt.weight_decay)
     else:
         params = [p for p in teacher.parameters() if p.requires_grad]
-    return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress)
+    return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress, test)
 
 
-def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train the student alone with cross-entropy (the no-KD baseline)."""
+def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
+                  test: bool = True) -> dict:
+    """Train the student alone with cross-entropy (the no-KD baseline); ``test`` as :func:`train_teacher`."""
     run = _prepare_run(cfg, run_dir, resume)
     data = load_data(cfg)
     student = build_student(cfg, len(data[2]))
     fit_student(student, cfg, data[1].train)
     return _train_supervised(cfg, run, data, student, "student", student.parameters(), cfg.student.train,
-                             resume, progress)
+                             resume, progress, test)
 
 
 def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordings, names_needed,
@@ -245,8 +262,9 @@ def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordin
     return cache
 
 
-def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train the student with a frozen teacher and ``cfg.distill.method``.
+def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
+            test: bool = True) -> dict:
+    """Train the student with a frozen teacher and ``cfg.distill.method``; ``test`` as :func:`train_teacher`.
 
     With ``distill.unlabeled`` the student trains on every training recording: cross-entropy on the
     labelled ones (``splits.train``), the method's terms on labelled and unlabelled pairs alike
@@ -297,14 +315,12 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     # the per-sample feature shapes of both sides, once, and what the method may need to know about the
     # data (CRD's memory bank: the training set's size): wiring errors fail here, at build time
     distiller.setup_method(collate()([tr[0]]), num_train=len(tr), num_classes=len(names))
-    va = paired(cfg, splits.val, train=False)
-    te = paired(cfg, splits.test, train=False)
     tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
     resuming = resume and (run / "last.pt").exists()
     if not resuming:  # stage 1 of AB / FT / FSP (a no-op for other methods): fit the method's own modules
         method.pretrain(distiller, tl, progress=progress)
-    vl = loader(va, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
-    test_l = loader(te, opt.batch_size, False, cfg.seed, cfg.data.num_workers)
+    vl = _eval_loader(cfg, splits.val, opt.batch_size)
+    test_l = _eval_loader(cfg, splits.test if test else [], opt.batch_size)
     optimizer = make_optimizer([p for p in distiller.trainable.parameters() if p.requires_grad], opt)
 
     def forward(batch):  # the student's logits (SimKD: through the copied teacher classifier)

@@ -12,6 +12,10 @@ in the weights after an epoch, stops training with a :class:`~vskd.errors.VskdEr
 before anything is saved: ``best.pt`` and ``last.pt`` keep the last good epoch, so ``--resume`` (with a
 lower learning rate) continues from it. The test split is
 never looked at here: the caller evaluates ``best.pt`` on it once training has ended.
+
+Refit mode (``val_loader=None``): no validation split, nothing to select on; every epoch is "best", so
+``best.pt`` is the last epoch's model (the final fit of cross-validation, :mod:`vskd.engine.cv`, which
+chose the number of epochs on its folds beforehand). The history's ``val_*`` entries are then None.
 """
 
 from __future__ import annotations
@@ -196,7 +200,9 @@ class Trainer:
                             f"(train.lr) or clip gradients (train.grad_clip)")
 
     # ------------------------------------------------------------------ loop
-    def fit(self, train_loader: Iterable, val_loader: Iterable, resume: bool = False) -> TrainResult:
+    def fit(self, train_loader: Iterable, val_loader: Iterable | None, resume: bool = False) -> TrainResult:
+        """Train for ``epochs``; select ``best.pt`` on ``val_loader``, or with ``val_loader=None`` (refit
+        mode) keep the last epoch."""
         from tqdm.auto import tqdm
 
         from vskd.engine import dist
@@ -246,12 +252,13 @@ class Trainer:
             if self.scheduler is not None:
                 self.scheduler.step()
             self.trainable.eval()
-            val = self.evaluate(val_loader)
+            refit = val_loader is None
+            val = {"accuracy": None, "macro_f1": None} if refit else self.evaluate(val_loader)
             row = {"epoch": epoch + 1, **{f"train_{k}": v / max(count, 1) for k, v in sums.items()},
                    "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"],
                    "lr": self.optimizer.param_groups[0]["lr"]}
             history.append(row)
-            improved = val["accuracy"] > best["accuracy"]
+            improved = refit or val["accuracy"] > best["accuracy"]
             if improved:
                 best = {"epoch": epoch, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
             if self.main:
@@ -262,9 +269,10 @@ class Trainer:
                 self._log(row, writer)
             dist.barrier()
             if self.progress:
+                shown = "(refit: no validation)" if refit else \
+                    f"val acc {val['accuracy']:.3f} f1 {val['macro_f1']:.3f}" + (" *" if improved else "")
                 print(f"[vskd] epoch {epoch + 1}/{self.epochs} loss {row.get('train_loss', float('nan')):.4f} "
-                      f"val acc {val['accuracy']:.3f} f1 {val['macro_f1']:.3f}" + (" *" if improved else ""),
-                      flush=True)
+                      f"{shown}", flush=True)
         if writer is not None:
             writer.close()
         return TrainResult(best_epoch=best["epoch"], best_val=best, history=history,

@@ -4,8 +4,9 @@
 Each run is ``seed<s>/<id>`` under the output folder, trained by the same functions as the CLI
 (:mod:`vskd.engine.jobs`; a peer run by :func:`vskd.engine.peers.run_peer`). A run with
 ``results.json`` is finished and reused; a run with only ``last.pt`` is resumed; so an interrupted
-benchmark continues where it stopped. Model selection is always on the validation split; the test
-split is read once per run.
+benchmark continues where it stopped. Model selection is always on the validation split (or, with
+``data.selection: cv``, on the training groups' folds, then a refit: :mod:`vskd.engine.cv`; a run's
+teacher still selects on its validation subject); the test split is read once per run.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class Bench:
             job, label = jobs.train_teacher, f"teacher-{item}"
         elif item.is_peer:
             cfg = self.config(seed, list(item.set))
+            if cfg.data.selection == "cv":  # nothing to select: fit on the whole training side, as the refits
+                from vskd.engine.cv import refit_data
+
+                cfg.data = refit_data(cfg.data)
             job, label = _peer_job(item), item.id
         else:
             ov = list(item.set)
@@ -125,8 +130,11 @@ class Bench:
         (run_dir / "failed.txt").unlink(missing_ok=True)
         started = time.time()
         print(f"[bench] ({k}/{n}) seed {seed} {label} ...", flush=True)
+        resume = (run_dir / "last.pt").exists()
+        if kind != "teacher" and not item.is_peer and cfg.data.selection == "cv":  # folds + refit (engine.cv)
+            job, resume = _cv_job(job), resume or (run_dir / "cv").exists()
         try:
-            res = job(cfg, run_dir, resume=(run_dir / "last.pt").exists(), progress=self.progress)
+            res = job(cfg, run_dir, resume=resume, progress=self.progress)
         except (VskdError, RuntimeError, ValueError) as exc:
             self._fail(run_dir, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
             print(f"[bench] ({k}/{n}) seed {seed} {label} FAILED: {exc}", flush=True)
@@ -181,6 +189,16 @@ class Bench:
                                   for key in ("test_accuracy", "test_macro_f1")}
         return {"benchmark": self.spec.name, "spec": str(self.spec.path), "seeds": self.spec.seeds,
                 "overrides": self.extra, "baseline": self.spec.baseline, "runs": rows}
+
+
+def _cv_job(job):
+    """``job`` selected by cross-validation (:func:`vskd.engine.cv.cross_validate`: folds, epoch, refit)."""
+    def run(cfg, run_dir, resume: bool = False, progress: bool = False) -> dict:
+        from vskd.engine.cv import cross_validate
+
+        return cross_validate(cfg, run_dir, job, resume=resume, progress=progress)
+
+    return run
 
 
 def _peer_job(item: RunSpec):
