@@ -19,7 +19,8 @@ from vskd import __version__
 from vskd.errors import VskdError, VskdWarning
 
 # modules under vskd.commands, in the order they appear in --help
-COMMAND_MODULES = ["demo", "gaf", "data", "datasets", "train", "evaluate", "methods", "bench", "peers", "export", "stream"]
+COMMAND_MODULES = ["demo", "gaf", "data", "datasets", "train", "evaluate", "methods", "bench", "peers", "tune", "export",
+                   "stream"]
 
 
 def build_parser() -> argparse.ArgumentParser:
