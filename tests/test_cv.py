@@ -191,3 +191,59 @@ def test_distill_with_cv(tmp_path, tiny_teacher):
                              f"distill.teacher_checkpoint={tiny_teacher}", f"data.cache_dir={tmp_path / 'cache'}"])
     res = cross_validate(cfg, tmp_path / "run", jobs.distill, progress=False)
     assert res["method"] == "kd" and res["cv"]["folds"] == [1, 3] and res["best_epoch"] == 1
+
+
+# ------------------------------------------------------------------ benchmarks: --dry-run, cv runs
+
+
+def _spec(tmp_path, runs: str, teachers: str = "") -> Path:
+    from test_e2e import TINY
+
+    base = tmp_path / "base.yaml"
+    base.write_text("name: tiny\ndata: {dataset: synthetic}\n")
+    ov = TINY + TINY_CV[1:] + ["data.selection=cv", f"data.cache_dir={tmp_path / 'cache'}", "student.train.epochs=2"]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: tiny-cv\nbase: base.yaml\nseeds: [0]\nset: {json.dumps(ov)}\n{teachers}runs:\n{runs}")
+    return spec
+
+
+def test_dry_run_checks_every_step_and_trains_nothing(tmp_path, capsys):
+    from vskd.cli import main
+
+    spec = _spec(tmp_path, "  - {id: student, job: student}\n  - {id: kd, method: kd}\n",
+                 "teachers:\n  rgb: []\n")
+    assert main(["bench", str(spec), "--out", str(tmp_path / "runs"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "seed 0 teacher-rgb: teacher" in out and "seed 0 kd: distill kd from rgb, cross-subject, selection cv" in out
+    assert "3 steps planned, 3 to run" in out and not (tmp_path / "runs").exists()
+    bad = _spec(tmp_path, "  - {id: fitnet-raw, method: fitnet, set: [student.arch=minirocket]}\n",
+                "teachers:\n  rgb: []\n")
+    assert main(["bench", str(bad), "--out", str(tmp_path / "runs"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "fitnet-raw (seed 0)" in err and "cannot distil into the minirocket student" in err and "\n" not in err
+
+
+@pytest.mark.slow
+def test_bench_run_with_cv_selection(tmp_path):
+    from vskd.engine.bench import Bench, load_spec
+
+    b = Bench(load_spec(_spec(tmp_path, "  - {id: student, job: student}\n")), tmp_path / "runs")
+    summary = b.run()
+    row = summary["runs"]["student"]
+    res = json.loads((tmp_path / "runs" / "seed0" / "student" / "results.json").read_text())
+    assert res["selection"] == "cv" and res["cv"]["folds"] == [1, 3]
+    assert row["val_accuracy"]["mean"] == pytest.approx(res["cv"]["accuracy"])  # the CV accuracy ranks runs
+    assert row["seeds"]["0"]["best_epoch"] == res["cv"]["chosen_epoch"]
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_v2_spec_validates(utd_root, capsys, tmp_path, monkeypatch):
+    from vskd.cli import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the spec's data.root is relative to a checkout
+    assert main(["bench", "utd-mhad", "--preset", "v2", "--dry-run", "--out", str(tmp_path / "v2"),
+                 "--set", f"data.root={utd_root}"]) == 0
+    out = capsys.readouterr().out
+    assert "subject-specific, selection cv" in out and "cross-subject, selection cv" in out
+    assert "seed 4 dask-skeleton-untrained-ss" in out and "peer rocket" in out

@@ -15,6 +15,8 @@ def add_parser(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run")
     p.add_argument("--summarise", action="store_true", help="only write the summary of finished runs")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check every step's config (data, method, method on student) and print the plan; train nothing")
     p.add_argument("--progress", action="store_true", help="per-epoch progress of each run")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs at once, in worker processes sharing the CPU cores (with --executor ray: "
@@ -51,8 +53,14 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
     from vskd.io import prepare_output_dir
 
-    prepare_output_dir(out, "--out")
     bench = Bench(spec, out, extra_set=args.overrides, only=args.only, progress=args.progress)
+    if args.dry_run:  # nothing written
+        lines = bench.check()
+        print("\n".join(lines))
+        print(f"[vskd bench] {spec.name}: {len(lines)} steps planned, "
+              f"{sum(not line.endswith('(finished)') for line in lines)} to run; every config checked")
+        return 0
+    prepare_output_dir(out, "--out")
     t0 = time.time()
     summary = bench.summary() if args.summarise else bench.run(jobs=args.jobs, executor=args.executor,
                                                                  address=args.address)

@@ -73,6 +73,43 @@ class Bench:
         """The planned steps not finished yet (no ``results.json``): what every executor runs."""
         return [s for s in self.plan() if not (self.run_dir(*s) / "results.json").exists()]
 
+    def check(self) -> list[str]:
+        """Plan without training (``vskd bench --dry-run``): every step's config is built and validated (the
+        data section against the dataset registry; a distillation run's method with its options, and on
+        the student it distils into), and one line per step is returned. A mistake is one ConfigError
+        naming the run."""
+        from vskd.data.datasets import check_data_config
+        from vskd.data.registry import get_dataset
+        from vskd.engine.builders import build_student, method_options
+        from vskd.errors import ConfigError
+        from vskd.losses.registry import create_method
+        from vskd.models.features import check_method_on_student
+
+        lines, checked = [], set()
+        for seed, kind, item in self.plan():
+            label = f"teacher-{item}" if kind == "teacher" else item.id
+            done = (self.run_dir(seed, kind, item) / "results.json").exists()
+            try:
+                overrides = list(self.spec.teachers[item] if kind == "teacher" else item.set)
+                if kind == "run" and item.job == "distill":
+                    overrides = [f"distill.method={item.method}", *overrides]
+                cfg = self.config(seed, overrides)
+                check_data_config(cfg.data)
+                if kind == "run" and item.job == "distill" and label not in checked:
+                    method = create_method(cfg.distill.method, method_options(cfg))
+                    classes = get_dataset(cfg.data.dataset).classes or ("a", "b")
+                    check_method_on_student(method, build_student(cfg, len(classes)))
+                checked.add(label)
+            except ConfigError as exc:
+                raise ConfigError(f"benchmark spec {self.spec.path}: {label} (seed {seed}): {exc}") from None
+            what = "teacher" if kind == "teacher" else ("peer " + item.peer if item.is_peer else item.job)
+            extra = "" if kind == "teacher" else (f" {item.method} from {item.teacher or self.spec.main_teacher}"
+                                                  if item.job == "distill" else "")
+            lines.append(f"seed {seed} {label}: {what}{extra}, {cfg.data.protocol}, selection "
+                         f"{cfg.data.selection if kind == 'run' and not item.is_peer else 'val'}"
+                         + (" (finished)" if done else ""))
+        return lines
+
     def run(self, jobs: int = 1, executor: str = "process", address: str | None = None) -> dict:
         """Run every unfinished step and return the summary.
 
