@@ -28,6 +28,11 @@ def test_resources_hold_the_demo_config_and_every_config_loads():
     for name in names:  # a bench spec's base is a sibling config, resolved inside the package
         if name.startswith("bench/"):
             assert configs_dir() in load_spec(config_path(name)).base.resolve().parents
+        elif name.startswith("tune/"):  # search spaces (vskd tune), checked against the raw-signal config
+            from vskd.engine.tune import check_space, load_space
+
+            base = load_config(config_path("utd-mhad/raw-minirocket.yaml"))
+            check_space(load_space(config_path(name)), base, "distill" if "dask" in name else "student")
         else:
             load_config(config_path(name))
 

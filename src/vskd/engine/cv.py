@@ -168,10 +168,14 @@ def cross_validate(cfg: Config, run_dir: str | Path, job: Job, resume: bool = Fa
         done = json.loads((run / "results.json").read_text())
         if done.get("selection") == "cv":
             return done
+    from vskd.engine import dist
+
     curves = train_folds(cfg, run, job, resume=resume, progress=progress)
     cv = summarise(curves)
-    (run / "cv.json").write_text(json.dumps({"curves": {str(g): c for g, c in curves.items()}, **cv}, indent=2))
-    if progress:
+    main = dist.is_main()  # under torchrun every rank trains; rank 0 writes
+    if main:
+        (run / "cv.json").write_text(json.dumps({"curves": {str(g): c for g, c in curves.items()}, **cv}, indent=2))
+    if progress and main:
         print(f"[vskd cv] chosen epoch {cv['chosen_epoch']}: CV accuracy {cv['accuracy']:.4f} "
               f"(folds {', '.join(f'{v:.3f}' for v in cv['fold_accuracy'].values())}); refit on all training groups",
               flush=True)
@@ -190,9 +194,11 @@ def cross_validate(cfg: Config, run_dir: str | Path, job: Job, resume: bool = Fa
     res.update(selection="cv", val={"accuracy": cv["accuracy"], "macro_f1": acc_f1},
                cv={k: v for k, v in cv.items() if k != "mean_curve"},
                cv_wall_s=round(sum(s for s in folds_s if s), 1))
-    tmp = run / ".results.json.tmp"
-    tmp.write_text(json.dumps(res, indent=2))
-    tmp.replace(run / "results.json")
+    if main:
+        tmp = run / ".results.json.tmp"
+        tmp.write_text(json.dumps(res, indent=2))
+        tmp.replace(run / "results.json")
+    dist.barrier()
     return res
 
 
