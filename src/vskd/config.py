@@ -135,6 +135,25 @@ class OptimConfig:
     micro_batches: int = 1  # split each batch by stride, accumulate gradients (less memory; DDP's 1-process twin)
 
 
+@dataclass
+class FeatureCacheConfig:
+    """``teacher.features``: train the video teacher's head on per-frame features of a frozen backbone,
+    extracted once and cached on disk (:mod:`vskd.data.features`; docs/models.md, "Frozen backbones").
+
+    ``cache: true`` implies ``teacher.frozen_backbone``. The frames fed to the backbone are every
+    ``stride``-th frame of the clip at ``teacher.input.crop_size`` px, either the evaluation view of
+    the uncached teacher (``crop: centre``: shorter side resized to ``frame_size``, centre crop) or a
+    square box around the person (``crop: person``: the depth's non-zero pixels over the whole clip,
+    ``margin`` of its side added around it, cut from the full-resolution frame).
+    """
+
+    cache: bool = False
+    stride: int = 1  # cache every stride-th frame (TSN samples among the cached frames)
+    crop: str = "centre"  # centre (the uncached teacher's eval view) | person (box of the depth's foreground)
+    margin: float = 0.1  # person crop: fraction of the box side added on each side
+    batch_size: int = 64  # frames per backbone forward during extraction
+
+
 def _teacher_optim() -> OptimConfig:
     return OptimConfig(optimizer="sgd", lr=1e-3, weight_decay=5e-4, momentum=0.9, epochs=100,
                        batch_size=16, lr_steps=[50], lr_gamma=0.1, grad_clip=20.0)
@@ -151,6 +170,9 @@ class TeacherConfig:
     partial_bn: bool = True
     subsets_per_scale: int = 3
     tsn_lr_multipliers: bool = False
+    # the backbone stays frozen (eval mode, no gradient): only fc0 and the relation head train
+    frozen_backbone: bool = False
+    features: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
     input: ClipConfig = field(default_factory=ClipConfig)
     train: OptimConfig = field(default_factory=_teacher_optim)
 
@@ -429,6 +451,7 @@ _CHOICES = {
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
     "teacher.arch": ("trn", "skeleton"),
     "teacher.train.optimizer": ("adam", "sgd"),
+    "teacher.features.crop": ("centre", "person"),
     "student.train.optimizer": ("adam", "sgd"),
     "distill.teacher_cache": ("auto", "on", "off"),
     "distill.pairing": ("paired", "unpaired", "class-shuffled"),
@@ -565,6 +588,25 @@ def _check_values(cfg: Config) -> None:
     if not 1 <= cfg.teacher.subsets_per_scale <= 1000:
         raise ConfigError(f"config key 'teacher.subsets_per_scale': expected an integer in [1, 1000], "
                           f"got {cfg.teacher.subsets_per_scale}")
+    _check_features(cfg)
+
+
+def _check_features(cfg: Config) -> None:
+    """``teacher.features``: ranges, and a feature cache only for a video teacher."""
+    f = cfg.teacher.features
+    for key, hi in (("stride", 1000), ("batch_size", 65_536)):
+        value = getattr(f, key)
+        if not 1 <= value <= hi:
+            raise ConfigError(f"config key 'teacher.features.{key}': expected an integer in [1, {hi}], got {value}")
+    if not 0 <= f.margin <= 2:
+        raise ConfigError(f"config key 'teacher.features.margin': expected a fraction of the box side in [0, 2], "
+                          f"got {f.margin}")
+    if f.cache and cfg.teacher.arch != "trn":
+        raise ConfigError(f"config key 'teacher.features.cache': a feature cache is for the video teacher "
+                          f"(teacher.arch trn), got teacher.arch {cfg.teacher.arch!r}")
+    if f.crop == "person" and cfg.teacher.input.modality != "depth":
+        raise ConfigError(f"config key 'teacher.features.crop': the person crop reads the depth's foreground "
+                          f"(teacher.input.modality depth), got {cfg.teacher.input.modality!r}")
 
 
 def _check_image_sizes(cfg: Config) -> None:

@@ -7,6 +7,8 @@ builds the object; none of them writes anything or keeps state:
   :func:`gaf_spec` / :func:`clip_spec` (the two views), :func:`paired` (a
   :class:`~vskd.data.paired.PairedDataset`), :func:`loader` (a DataLoader, sharded under torchrun),
   :func:`epoch_hook` (per-epoch reseeding of datasets and samplers);
+* frozen-backbone features: :func:`feature_spec`, :func:`feature_datasets` (extract once, then
+  TSN-sampled cached features, :mod:`vskd.data.features`);
 * models: :func:`build_teacher`, :func:`build_student` (untrained), :func:`fit_student` (what a
   raw-signal student fits on the training windows);
 * training: :func:`make_optimizer`, :func:`make_scheduler`, :func:`method_options` (the chosen
@@ -28,8 +30,8 @@ from vskd.config import Config
 from vskd.engine import dist
 from vskd.errors import ConfigError
 
-__all__ = ["build_student", "build_teacher", "clip_spec", "epoch_hook", "fit_student", "gaf_spec", "load_data",
-           "loader", "make_optimizer", "make_scheduler", "method_options", "paired", "student_spec"]
+__all__ = ["build_student", "build_teacher", "clip_spec", "epoch_hook", "feature_datasets", "feature_spec",
+           "fit_student", "gaf_spec", "load_data", "loader", "make_optimizer", "make_scheduler", "method_options", "paired", "student_spec"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -138,6 +140,44 @@ def epoch_hook(datasets, loaders):
     return hook
 
 
+def feature_spec(cfg: Config, teacher: nn.Module):
+    """The :class:`~vskd.data.features.FeatureSpec` of ``cfg.teacher.features`` for ``teacher``'s frozen
+    backbone (its name, a digest of its weights and its feature width key the cache)."""
+    from vskd.data.features import FeatureSpec
+    from vskd.models.weights import state_digest
+
+    f = cfg.teacher.features
+    encoder = {"backbone": teacher.backbone_name, "weights": state_digest(teacher.backbone),
+               "feature_dim": int(teacher.feature_dim)}
+    return FeatureSpec(encoder=encoder, stride=f.stride, crop=f.crop, margin=f.margin)
+
+
+def feature_datasets(cfg: Config, teacher: nn.Module, splits, progress: bool = True, train_split: str = "train"):
+    """Extract (or find in the cache) the frozen backbone's features of every recording of ``splits``
+    (a mapping or object with lists of recordings), then one
+    :class:`~vskd.data.features.FeatureDataset` per split: ``(datasets, extraction stats)``; the split
+    named ``train_split`` samples at random, the others take segment centres."""
+    from vskd.data.cache import ArrayCache
+    from vskd.data.features import FeatureDataset, extract_features
+
+    spec = feature_spec(cfg, teacher)
+    clip = clip_spec(cfg)
+    cache = ArrayCache(cfg.data.cache_dir, compress=False)
+    parts = splits if isinstance(splits, dict) else {n: getattr(splits, n) for n in ("train", "val", "test")}
+    everything = [r for recs in parts.values() for r in recs]
+    backbone = teacher.backbone
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        stats = extract_features(everything, clip, spec, backbone, cache, cfg.teacher.features.batch_size,
+                                 progress=progress)
+    finally:
+        backbone.train(was_training)
+    datasets = {n: FeatureDataset(recs, clip, spec, cache, train=n == train_split, seed=cfg.seed)
+                for n, recs in parts.items()}
+    return datasets, stats
+
+
 # ----------------------------------------------------------------------------- models
 
 def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
@@ -151,7 +191,8 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
         return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout)
     return VideoTeacher(num_classes=num_classes, backbone=t.backbone, num_segments=t.input.num_segments,
                         embed_dim=t.embed_dim, dropout=t.dropout, subsets_per_scale=t.subsets_per_scale,
-                        partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed)
+                        partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed,
+                        frozen_backbone=t.frozen_backbone or t.features.cache)
 
 
 def build_student(cfg: Config, num_classes: int) -> nn.Module:

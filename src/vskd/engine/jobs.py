@@ -34,8 +34,8 @@ from torch import nn
 
 from vskd.config import Config, config_from_dict, config_to_dict, save_config
 from vskd.engine import dist
-from vskd.engine.builders import (build_student, build_teacher, collate, epoch_hook, fit_student, load_data, loader,
-                                  make_optimizer, make_scheduler, method_options, paired)
+from vskd.engine.builders import (build_student, build_teacher, collate, epoch_hook, feature_datasets, fit_student,
+                                  load_data, loader, make_optimizer, make_scheduler, method_options, paired)
 from vskd.engine.checkpoints import load_checkpoint, load_student, load_teacher, validate_checkpoint
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.evaluate import classification_metrics, predict, write_report
@@ -172,14 +172,20 @@ def _eval_loader(cfg: Config, recordings, batch_size: int, **views):
 
 
 def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: str, params, opt, resume: bool,
-                      progress: bool, test: bool = True) -> dict:
-    """Cross-entropy training of ``model`` on its own view (``kind``: "teacher" or "student")."""
+                      progress: bool, test: bool = True, datasets=None, extra: dict | None = None) -> dict:
+    """Cross-entropy training of ``model`` on its own view (``kind``: "teacher" or "student"); ``datasets``
+    (train, val, test) replaces the paired datasets (a frozen-backbone teacher's cached features)."""
     _, splits, names = data
     views = {"student": kind == "student", "teacher": kind == "teacher"}
-    tr = paired(cfg, splits.train, train=True, **views)
+    if datasets is None:
+        tr = paired(cfg, splits.train, train=True, **views)
+        vl = _eval_loader(cfg, splits.val, opt.batch_size, **views)
+        test_l = _eval_loader(cfg, splits.test if test else [], opt.batch_size, **views)
+    else:
+        tr, va, te = datasets
+        vl, test_l = (loader(ds, opt.batch_size, False, cfg.seed, cfg.data.num_workers) if ds is not None and len(ds)
+                      else None for ds in (va, te if test else None))
     tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
-    vl = _eval_loader(cfg, splits.val, opt.batch_size, **views)
-    test_l = _eval_loader(cfg, splits.test if test else [], opt.batch_size, **views)
     optimizer = make_optimizer(params, opt)
     runner = dist.wrap(model)  # DistributedDataParallel under torchrun, the model itself otherwise
 
@@ -198,7 +204,7 @@ def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: st
                       on_epoch_start=epoch_hook([tr], [tl]), grad_clip=opt.grad_clip, progress=progress,
                       micro_batches=opt.micro_batches)
     result = trainer.fit(tl, vl, resume=resume)
-    return _finish(run, kind, forward, model, test_l, names, result, extra=_label_counts(splits))
+    return _finish(run, kind, forward, model, test_l, names, result, extra={**_label_counts(splits), **(extra or {})})
 
 
 def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -215,7 +221,15 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
         params = tsn_param_groups(teacher, opt.lr, opt.weight_decay)
     else:
         params = [p for p in teacher.parameters() if p.requires_grad]
-    return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress, test)
+    datasets, extra = None, None
+    if cfg.teacher.features.cache:  # frozen backbone: its features once, then epochs of the head only
+        splits = data[1]
+        wanted = {"train": splits.train, "val": splits.val, **({"test": splits.test} if test else {})}
+        parts, stats = feature_datasets(cfg, teacher, wanted, progress=progress)
+        datasets = (parts["train"], parts["val"], parts.get("test"))
+        extra = {"feature_extraction": stats}
+    return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress, test,
+                             datasets=datasets, extra=extra)
 
 
 def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -235,15 +249,19 @@ def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordin
     clip view, features) and read from the cache folder afterwards."""
     from vskd.data.cache import default_cache_dir
 
-    key = hashlib.sha256(json.dumps({
+    ident = {
         "teacher": file_digest(teacher_ckpt),
         "recordings": [r.name for r in recordings],
         "clip": config_to_dict(cfg)["teacher"]["input"],
         "features": sorted(names_needed),
         "version": 1,
-    }, sort_keys=True).encode()).hexdigest()[:20]
+    }
+    if cfg.teacher.features.cache:
+        ident["frame_features"] = config_to_dict(cfg)["teacher"]["features"]
+    key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
     root = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir()
     path = root / "teacher-outputs" / f"{key}.pt"
+    from_features = _reads_features(cfg, names_needed)
     if not dist.is_main():  # rank 0 builds (or loads) it; the others read its file
         dist.barrier()
         return TeacherCache.load(path)
@@ -254,12 +272,38 @@ def _teacher_cache(cfg: Config, teacher: nn.Module, teacher_ckpt: Path, recordin
             return cache
         except VskdError:
             path.unlink()
-    ds = paired(cfg, recordings, train=False, student=False, teacher=True)
+    if from_features:  # the teacher's own cached view (a person crop exists only there)
+        ds = feature_datasets(cfg, teacher, {"train": recordings}, progress=progress, train_split="")[0]["train"]
+    else:
+        ds = paired(cfg, recordings, train=False, student=False, teacher=True)
     cache = TeacherCache.build(teacher, loader(ds, cfg.teacher.train.batch_size, False, cfg.seed,
                                                cfg.data.num_workers), names_needed, progress=progress)
     cache.save(path)
     dist.barrier()
     return cache
+
+
+#: teacher features a frozen-backbone teacher computes from its cached backbone features
+FEATURE_TEACHER_TAPS = ("logits", "emb", "frame_emb")
+
+
+def _reads_features(cfg: Config, names_needed) -> bool:
+    """Whether the teacher-output cache is built from the teacher's cached frame features: a teacher
+    trained on them (``teacher.features.cache``) whose outputs the method reads are all computed after the
+    backbone. A centre-crop teacher can also run on clips (the same view), so a method reading backbone
+    maps uses those; a person-crop one cannot (one line naming the features)."""
+    f = cfg.teacher.features
+    if not f.cache:
+        return False
+    other = sorted(set(names_needed) - set(FEATURE_TEACHER_TAPS))
+    if not other:
+        return True
+    if f.crop == "centre":
+        return False
+    raise ConfigError(f"config key 'distill.method': the method reads teacher features {', '.join(other)}, which a "
+                      f"teacher trained on cached person-crop features (teacher.features.crop person) does not "
+                      f"compute (it gives {', '.join(FEATURE_TEACHER_TAPS)}); choose a method on those, or a "
+                      f"teacher with teacher.features.crop centre")
 
 
 def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -303,6 +347,9 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     fit_student(student, cfg, train_recs)  # inputs only (statistics, MiniRocket's biases): no label
     _, t_names = method_features(method)
     use_cache = cfg.distill.teacher_cache in ("auto", "on")
+    if not use_cache and cfg.teacher.features.cache and cfg.teacher.features.crop == "person":
+        raise ConfigError("config key 'distill.teacher_cache': a teacher trained on cached person-crop features "
+                          "sees its frames only through that cache; set distill.teacher_cache auto or on")
     opt = cfg.student.train
     tr = paired(cfg, train_recs, train=True, teacher=not use_cache, unlabeled=hidden)
     cache = None
@@ -360,7 +407,10 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", out_dir: str | Pa
     kind = meta.get("kind")
     if kind == "teacher":
         model = load_teacher(path)[0]
-        ds = paired(cfg, recs, train=False, student=False, teacher=True)
+        if cfg.teacher.features.cache:  # its own view: the cached frame features (extracted if missing)
+            ds = feature_datasets(cfg, model, {split: recs}, progress=False, train_split="")[0][split]
+        else:
+            ds = paired(cfg, recs, train=False, student=False, teacher=True)
         key = "teacher"
     else:
         model = load_student(path, "vskd evaluate")[0]

@@ -139,11 +139,19 @@ class VideoTeacher(nn.Module):
     Relations: in training each scale k < K draws ``subsets_per_scale`` random ordered subsets per
     forward from the head's seeded generator; in evaluation every subset is used with weight
     m / C(K, k), the expectation of the training output, so eval is deterministic (module docstring).
+
+    Frozen backbone (``frozen_backbone``): the backbone's parameters get ``requires_grad=False`` and
+    it stays in eval mode (BatchNorm running statistics, no dropout) whatever :meth:`train` is asked;
+    only ``fc0`` and ``relation`` train. Its per-frame features are then a fixed function of the
+    frame, so they can be computed once and cached (:mod:`vskd.data.features`): ``forward`` also
+    takes such features, ``(B, K, feature_dim)``, and runs only dropout -> fc0 -> TRN on them
+    (:meth:`forward_features`), the same computation as on the frames they came from.
     """
 
     def __init__(self, num_classes: int, backbone: str = "bninception", num_segments: int = 8,
                  embed_dim: int = 300, dropout: float = 0.5, subsets_per_scale: int = 3,
-                 partial_bn: bool = True, pretrained: str | Path | None = None, seed: int = 0) -> None:
+                 partial_bn: bool = True, pretrained: str | Path | None = None, seed: int = 0,
+                 frozen_backbone: bool = False) -> None:
         super().__init__()
         if num_classes < 1:
             raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
@@ -168,6 +176,9 @@ class VideoTeacher(nn.Module):
         # short fine-tuning on depth frames the teacher was at chance in eval mode (measured on UTD-MHAD).
         for bn in self.batchnorms():
             bn.momentum = 0.1
+        self.frozen_backbone = bool(frozen_backbone)
+        if self.frozen_backbone:
+            self.backbone.requires_grad_(False)
         self.train(True)
 
     def batchnorms(self) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -184,8 +195,12 @@ class VideoTeacher(nn.Module):
         self.train(self.training)
 
     def train(self, mode: bool = True) -> "VideoTeacher":
-        """``nn.Module.train``, then (partial BN, training) freeze every backbone BN except the first."""
+        """``nn.Module.train``, then (partial BN, training) freeze every backbone BN except the first;
+        a frozen backbone stays in eval mode."""
         super().train(mode)
+        if getattr(self, "frozen_backbone", False):
+            self.backbone.eval()
+            return self
         if self.partial_bn and mode:
             for bn in self.batchnorms()[1:]:
                 bn.eval()
@@ -194,11 +209,27 @@ class VideoTeacher(nn.Module):
         return self
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        """Clip ``(B, K, 3, H, W)`` RGB in [0, 1] -> logits; or per-frame backbone features ``(B, K, D)``
+        (a frozen backbone's cached output) -> the same logits through :meth:`forward_features`."""
+        if clip.ndim == 3:
+            return self.forward_features(clip)
         if clip.ndim != 5 or clip.shape[1] != self.num_segments or clip.shape[2] != 3:
-            raise ConfigError(f"VideoTeacher expects clips (B, num_segments={self.num_segments}, 3, H, W), "
-                              f"got {tuple(clip.shape)}")
+            raise ConfigError(f"VideoTeacher expects clips (B, num_segments={self.num_segments}, 3, H, W) or "
+                              f"backbone features (B, {self.num_segments}, {self.feature_dim}), got {tuple(clip.shape)}")
         b, k = clip.shape[:2]
         feats = self.backbone(clip.flatten(0, 1))  # (B*K, feature_dim)
+        return self._head(feats, b, k)
+
+    def forward_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Per-frame backbone features ``(B, K, feature_dim)`` -> logits: dropout -> fc0 -> TRN (the part
+        of :meth:`forward` after the backbone). The ``embedding`` and ``fc0`` hooks fire as on clips."""
+        if feats.ndim != 3 or feats.shape[1] != self.num_segments or feats.shape[2] != self.feature_dim:
+            raise ConfigError(f"VideoTeacher expects backbone features (B, {self.num_segments}, {self.feature_dim}), "
+                              f"got {tuple(feats.shape)}")
+        b, k = feats.shape[:2]
+        return self._head(feats.flatten(0, 1), b, k)
+
+    def _head(self, feats: torch.Tensor, b: int, k: int) -> torch.Tensor:
         z = self.fc0(self.dropout(feats)).view(b, k, self.embed_dim)
         self.embedding(z)  # computed for hooks (DASK's clip embedding); the logits come from the relations
         return self.relation(z)

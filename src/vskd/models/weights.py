@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hashlib
+
 import torch
 from torch import nn
 
@@ -45,3 +47,15 @@ def read_state_dict(path: str | Path, what: str = "weights") -> dict[str, torch.
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DataError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
     return state
+
+
+def state_digest(module: nn.Module) -> str:
+    """SHA-256 (hex, 16 digits) of ``module``'s state_dict: every entry's name, dtype, shape and bytes, in
+    name order. Two modules with the same architecture and the same weights (whichever file they came
+    from) have the same digest; any changed weight, buffer or shape changes it. Feature caches key on it."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
