@@ -148,3 +148,72 @@ def test_backbone_weights_of_another_architecture(tmp_path):
         VideoTeacher(num_classes=3, backbone="efficientnet_lite0", pretrained=str(path))
     msg = str(err.value)
     assert str(path) in msg and "EfficientNet-Lite0" in msg and "\n" not in msg
+
+
+# ------------------------------------------------------------------------------ end to end, through the CLI
+
+TINY_FEATURES = [
+    "data.preset=tiny",
+    "teacher.backbone=efficientnet_lite0",
+    "teacher.pretrained=package",
+    "teacher.features.cache=true",
+    "teacher.features.crop=person",
+    "teacher.features.per_segment=1",
+    "teacher.input.modality=depth",
+    "teacher.input.num_segments=4",
+    "teacher.input.frame_size=32",
+    "teacher.input.crop_size=32",
+    "teacher.train.epochs=2",
+    "teacher.train.batch_size=8",
+    "teacher.train.lr_steps=[]",
+    "student.input.out_size=32",
+    "student.train.epochs=1",
+    "student.train.batch_size=8",
+]
+
+
+def _sets(ov):
+    out = []
+    for o in ov:
+        out += ["--set", o]
+    return out
+
+
+def test_frame_indices_per_segment_are_the_segment_groups():
+    from vskd.data.frames import segment_indices
+
+    for n in (3, 8, 45, 130):
+        idx = frame_indices(n, per_segment=3, num_segments=8)
+        assert len(idx) == 24 and np.all(np.diff(idx) >= 0) and idx.max() < n
+        # the middle of each group of 3 is the centre frame the uncached teacher is evaluated on
+        assert np.array_equal(idx[1::3], segment_indices(n, 8, train=False))
+        assert np.array_equal(frame_indices(n, per_segment=1, num_segments=8), segment_indices(n, 8, train=False))
+
+
+@pytest.mark.slow
+def test_cached_person_crop_teacher_trains_distills_and_evaluates(tmp_path, capsys):
+    from vskd.cli import main
+
+    ov = TINY_FEATURES + [f"data.cache_dir={tmp_path / 'cache'}"]
+    assert main(["train-teacher", *_sets(ov), "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    res = json.loads((tmp_path / "t" / "results.json").read_text())
+    assert res["feature_extraction"]["extracted"] == res["feature_extraction"]["clips"] > 0
+    entries = len(list((tmp_path / "cache" / FEATURE_NAMESPACE).rglob("*.npz")))
+    assert entries == res["feature_extraction"]["clips"]
+    # a teacher checkpoint like any other: vskd evaluate reads its cached view again (no new extraction)
+    assert main(["evaluate", str(tmp_path / "t" / "best.pt"), "--split", "test", "--out", str(tmp_path / "ev")]) == 0
+    ev = json.loads((tmp_path / "ev" / "eval_test.json").read_text())
+    assert ev["accuracy"] == pytest.approx(res["test"]["accuracy"])
+    assert len(list((tmp_path / "cache" / FEATURE_NAMESPACE).rglob("*.npz"))) == entries
+    # and a distillation teacher: its embedding and logits come from the cached features
+    teacher = str(tmp_path / "t" / "best.pt")
+    assert main(["distill", "--method", "dask", "--teacher", teacher, *_sets(ov), "--out", str(tmp_path / "d"),
+                 "--quiet"]) == 0
+    assert json.loads((tmp_path / "d" / "results.json").read_text())["method"] == "dask"
+    assert len(list((tmp_path / "cache" / "teacher-outputs").glob("*.pt"))) == 1
+    # a method on backbone maps cannot take a person-crop feature teacher: one line naming the features
+    capsys.readouterr()
+    assert main(["distill", "--method", "at", "--teacher", teacher, *_sets(ov), "--out", str(tmp_path / "a"),
+                 "--quiet"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "teacher.features.crop" in err[0] and "block" in err[0]

@@ -141,7 +141,8 @@ class FeatureCacheConfig:
     extracted once and cached on disk (:mod:`vskd.data.features`; docs/models.md, "Frozen backbones").
 
     ``cache: true`` implies ``teacher.frozen_backbone``. The frames fed to the backbone are every
-    ``stride``-th frame of the clip at ``teacher.input.crop_size`` px, either the evaluation view of
+    ``stride``-th frame of the clip (or ``per_segment`` frames of each TSN segment) at
+    ``teacher.input.crop_size`` px, either the evaluation view of
     the uncached teacher (``crop: centre``: shorter side resized to ``frame_size``, centre crop) or a
     square box around the person (``crop: person``: the depth's non-zero pixels over the whole clip,
     ``margin`` of its side added around it, cut from the full-resolution frame).
@@ -149,6 +150,8 @@ class FeatureCacheConfig:
 
     cache: bool = False
     stride: int = 1  # cache every stride-th frame (TSN samples among the cached frames)
+    # or cache n evenly spaced frames of each of the K TSN segments (1: the segment centres only)
+    per_segment: int | None = None
     crop: str = "centre"  # centre (the uncached teacher's eval view) | person (box of the depth's foreground)
     margin: float = 0.1  # person crop: fraction of the box side added on each side
     batch_size: int = 64  # frames per backbone forward during extraction
@@ -598,6 +601,9 @@ def _check_features(cfg: Config) -> None:
         value = getattr(f, key)
         if not 1 <= value <= hi:
             raise ConfigError(f"config key 'teacher.features.{key}': expected an integer in [1, {hi}], got {value}")
+    if f.per_segment is not None and not 1 <= f.per_segment <= 1000:
+        raise ConfigError(f"config key 'teacher.features.per_segment': expected null or an integer in [1, 1000], "
+                          f"got {f.per_segment}")
     if not 0 <= f.margin <= 2:
         raise ConfigError(f"config key 'teacher.features.margin': expected a fraction of the box side in [0, 2], "
                           f"got {f.margin}")

@@ -7,7 +7,8 @@ few hundred kFLOP), so the features of every frame (or every ``stride``-th frame
 computed once (:func:`extract_features`) and training reads them (:class:`FeatureDataset`): an epoch
 costs the head's work only.
 
-**Frames.** For clip frames ``0, s, 2s, ...`` (``s`` = ``FeatureSpec.stride``) the backbone sees
+**Frames.** For clip frames ``0, s, 2s, ...`` (``s`` = ``FeatureSpec.stride``), or ``n`` evenly spaced
+frames of each TSN segment (``FeatureSpec.per_segment``, :func:`frame_indices`), the backbone sees
 
 * ``crop="centre"``: the uncached teacher's evaluation view, exactly: the clip decoded with
   :func:`vskd.data.paired.clip_frames` (depth mapped to 8 bits, shorter side resized to
@@ -55,7 +56,8 @@ import torchvision.transforms.v2.functional as TF
 from torch.utils.data import Dataset
 
 from vskd.data.cache import ArrayCache, entry_key, source_fingerprint
-from vskd.data.frames import ClipSpec, eval_transform, frames_to_float_rgb, segment_indices, to_uint8_frames
+from vskd.data.frames import (ClipSpec, eval_transform, frames_to_float_rgb, segment_bounds, segment_indices,
+                              to_uint8_frames)
 from vskd.data.paired import clip_frames
 from vskd.data.recording import Recording
 from vskd.errors import ConfigError, DataError, VskdError
@@ -78,7 +80,9 @@ class FeatureSpec:
     Attributes:
         encoder: the encoder's identity, part of the cache key: ``backbone`` (name), ``weights``
             (digest of its state_dict), ``feature_dim``.
-        stride: every ``stride``-th frame of the clip is cached.
+        stride: every ``stride``-th frame of the clip is cached (when ``per_segment`` is None).
+        per_segment: cache ``n`` evenly spaced frames of each TSN segment instead (:func:`frame_indices`;
+            ``n = 1``: the segment centres only, the cheapest extraction, no temporal jitter in training).
         crop: ``"centre"`` (the uncached teacher's eval view) or ``"person"`` (box of the depth's
             foreground, from the full-resolution frames).
         margin: person crop: fraction of the box side added on each side.
@@ -86,12 +90,16 @@ class FeatureSpec:
 
     encoder: Mapping[str, Any] = field(default_factory=dict)
     stride: int = 1
+    per_segment: int | None = None
     crop: Literal["centre", "person"] = "centre"
     margin: float = 0.1
 
     def __post_init__(self) -> None:
         if isinstance(self.stride, bool) or not isinstance(self.stride, (int, np.integer)) or self.stride < 1:
             raise ConfigError(f"config key 'teacher.features.stride': expected an integer >= 1, got {self.stride!r}")
+        n = self.per_segment
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+            raise ConfigError(f"config key 'teacher.features.per_segment': expected null or an integer >= 1, got {n!r}")
         if self.crop not in ("centre", "person"):
             raise ConfigError(f"config key 'teacher.features.crop': expected centre or person, got {self.crop!r}")
         if not 0 <= self.margin <= 2:
@@ -100,9 +108,16 @@ class FeatureSpec:
             if key not in self.encoder:
                 raise ConfigError(f"FeatureSpec.encoder needs '{key}' (the backbone's identity for the cache key)")
 
+    def indices(self, num_frames: int, num_segments: int) -> np.ndarray:
+        """The cached frames of a clip of ``num_frames`` (:func:`frame_indices`)."""
+        return frame_indices(num_frames, self.stride, self.per_segment, num_segments)
+
     def params(self, clip: ClipSpec) -> dict[str, Any]:
         """The cache key's parameters for clips viewed through ``clip`` (module docstring, "Cache key")."""
         frames: dict[str, Any] = {"crop": self.crop, "size": clip.crop_size, "stride": int(self.stride)}
+        if self.per_segment is not None:
+            frames["per_segment"] = int(self.per_segment)
+            frames["segments"] = int(clip.num_segments)
         if self.crop == "centre":
             frames["decode"] = clip.decode_params()
         else:
@@ -116,9 +131,23 @@ class FeatureSpec:
 
 # ----------------------------------------------------------------------------- frames
 
-def frame_indices(num_frames: int, stride: int) -> np.ndarray:
-    """The cached frames of a clip of ``num_frames``: ``0, stride, 2 stride, ...`` (int64)."""
-    return np.arange(0, num_frames, stride, dtype=np.int64)
+def frame_indices(num_frames: int, stride: int = 1, per_segment: int | None = None,
+                  num_segments: int = 8) -> np.ndarray:
+    """The cached frames of a clip of ``num_frames`` (int64, in temporal order).
+
+    Without ``per_segment``: ``0, stride, 2 stride, ...``. With ``per_segment = n``: ``n`` frames of each
+    of the ``K = num_segments`` TSN segments ``[b_k, b_{k+1})`` (:func:`vskd.data.frames.segment_bounds`),
+    at ``b_k + floor((j + 1/2) L_k / n)``, ``j = 0..n-1`` (``L_k`` the segment's length): ``K n`` frames
+    whose own K segments are exactly these groups, so TSN sampling over them draws one of the ``n``
+    frames of each segment; for odd ``n`` the middle one is the segment's centre frame, the frame the
+    uncached teacher is evaluated on.
+    """
+    if per_segment is None:
+        return np.arange(0, num_frames, stride, dtype=np.int64)
+    lo, hi = segment_bounds(num_frames, num_segments)
+    j = (np.arange(per_segment) + 0.5) / per_segment
+    idx = lo[:, None] + np.floor(j[None, :] * (hi - lo)[:, None]).astype(np.int64)
+    return np.minimum(idx, num_frames - 1).reshape(-1)
 
 
 def person_box(depth: np.ndarray, margin: float = 0.1, tail: float = PERSON_TAIL,
@@ -167,7 +196,7 @@ def feature_frames(recording: Recording, clip: ClipSpec, spec: FeatureSpec,
     (``S = clip.crop_size``, ``T'`` the frames :func:`frame_indices` keeps)."""
     if spec.crop == "centre":
         frames = torch.as_tensor(clip_frames(recording, clip, cache))
-        keep = torch.from_numpy(frame_indices(int(frames.shape[0]), spec.stride))
+        keep = torch.from_numpy(spec.indices(int(frames.shape[0]), clip.num_segments))
         return eval_transform(frames[keep], clip.crop_size)
     video = recording.load(clip.modality)
     where = f"recording {recording.key} ({recording.source(clip.modality).path or clip.modality})"
@@ -176,7 +205,7 @@ def feature_frames(recording: Recording, clip: ClipSpec, spec: FeatureSpec,
         frames = to_uint8_frames(video, clip.modality, clip.depth)
     except VskdError as exc:
         raise DataError(f"{where}: {exc}") from None
-    keep = torch.from_numpy(frame_indices(int(frames.shape[0]), spec.stride))
+    keep = torch.from_numpy(spec.indices(int(frames.shape[0]), clip.num_segments))
     return frames_to_float_rgb(crop_square(frames[keep], box, clip.crop_size))
 
 

@@ -149,7 +149,7 @@ def feature_spec(cfg: Config, teacher: nn.Module):
     f = cfg.teacher.features
     encoder = {"backbone": teacher.backbone_name, "weights": state_digest(teacher.backbone),
                "feature_dim": int(teacher.feature_dim)}
-    return FeatureSpec(encoder=encoder, stride=f.stride, crop=f.crop, margin=f.margin)
+    return FeatureSpec(encoder=encoder, stride=f.stride, per_segment=f.per_segment, crop=f.crop, margin=f.margin)
 
 
 def feature_datasets(cfg: Config, teacher: nn.Module, splits, progress: bool = True, train_split: str = "train"):
