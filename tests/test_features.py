@@ -1,219 +1,161 @@
-"""Frame-feature cache of frozen backbones (vskd.data.features) and the teacher trained on it."""
+"""Feature taps of the distillation zoo: names, shapes, segment averaging, the teacher cache."""
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from vskd.data.cache import ArrayCache
-from vskd.data.features import (FEATURE_NAMESPACE, FeatureDataset, FeatureSpec, extract_features, feature_frames,
-                                frame_indices, person_box)
-from vskd.data.frames import ClipSpec
-from vskd.data.paired import PairedDataset, collate
-from vskd.data.synthetic import make_synthetic
-from vskd.errors import DataError
+from vskd.engine.distiller import Distiller, TeacherCache
+from vskd.models.features import (
+    STUDENT_FEATURES,
+    TEACHER_BLOCKS,
+    make_taps,
+    teacher_classifier,
+)
+from vskd.errors import ConfigError
+from vskd.losses import create_method
+from vskd.models.hooks import FeatureRecorder
+from vskd.models.student import GAFStudent
 from vskd.models.trn import VideoTeacher
-from vskd.models.weights import state_digest
 
-CLIP = ClipSpec(modality="rgb", num_segments=4, frame_size=36, crop_size=32, flip=False)
-
-
-def _spec(net: VideoTeacher, **kw) -> FeatureSpec:
-    enc = {"backbone": net.backbone_name, "weights": state_digest(net.backbone), "feature_dim": net.feature_dim}
-    return FeatureSpec(encoder=enc, **kw)
+BLOCKS = ("block1", "block2", "block3", "block4")
 
 
 @pytest.fixture(scope="module")
-def recs():
-    return make_synthetic("tiny", seed=0)[:3]
-
-
-@pytest.fixture(scope="module")
-def teacher():
+def resnet_teacher():
     torch.manual_seed(0)
-    net = VideoTeacher(num_classes=5, backbone="efficientnet_lite0", num_segments=4, pretrained="package",
-                       frozen_backbone=True)
-    return net.eval()
+    return VideoTeacher(5, backbone="resnet18", num_segments=4, partial_bn=False).eval()
 
 
-def test_frozen_backbone_stays_in_eval_and_untrainable(teacher):
-    teacher.train()
-    assert not teacher.backbone.training and all(not m.training for m in teacher.backbone.modules())
-    assert not any(p.requires_grad for p in teacher.backbone.parameters())
-    assert all(p.requires_grad for p in teacher.fc0.parameters())
-    teacher.eval()
+@pytest.fixture(scope="module")
+def bn_teacher():
+    torch.manual_seed(0)
+    return VideoTeacher(5, backbone="bninception", num_segments=3).eval()
 
 
-def test_cached_teacher_equals_uncached_on_the_same_frames(recs, teacher, tmp_path):
-    cache = ArrayCache(tmp_path, compress=False)
-    spec = _spec(teacher)
-    stats = extract_features(recs, CLIP, spec, teacher.backbone, cache, batch_size=16, progress=False)
-    assert stats["extracted"] == len(recs)
-    feats = collate([FeatureDataset(recs, CLIP, spec, cache)[i] for i in range(len(recs))])
-    clips = collate([PairedDataset(recs, student=None, teacher=CLIP, cache_dir=tmp_path)[i] for i in range(len(recs))])
-    assert feats["teacher"].shape == (len(recs), 4, 1280)
+def _raw(model, paths, x):
+    """Raw module outputs by an independent recorder (no reduction)."""
+    with FeatureRecorder(model, {p: p for p in paths}, detach=True) as rec, torch.no_grad():
+        out = model(x)
+        return out, dict(rec.features)
+
+
+def test_resnet_teacher_blocks_are_segment_means(resnet_teacher):
+    clip = torch.rand(2, 4, 3, 32, 32)
+    taps = make_taps(resnet_teacher, (*BLOCKS, "pooled", "emb", "frame_emb", "logits"), "teacher")
     with torch.no_grad():
-        a = teacher(feats["teacher"])
-        b = teacher(clips["teacher"])
-    assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
-    assert a.abs().max() > 0  # not trivially equal
+        feats = taps.collect(resnet_teacher(clip))
+    taps.remove()
+    expected = {"block1": (2, 64, 8, 8), "block2": (2, 128, 4, 4), "block3": (2, 256, 2, 2),
+                "block4": (2, 512, 1, 1), "pooled": (2, 512), "emb": (2, 300), "frame_emb": (2, 4, 300),
+                "logits": (2, 5)}
+    assert {k: tuple(v.shape) for k, v in feats.items()} == expected
+    paths = [f"backbone.net.layer{i}" for i in range(1, 5)] + ["backbone", "fc0"]
+    logits, raw = _raw(resnet_teacher, paths, clip)
+    for i, name in enumerate(BLOCKS, start=1):
+        r = raw[f"backbone.net.layer{i}"]  # (B*K, C, h, w), frames of clip b are rows b*K .. b*K+K-1
+        assert r.shape[0] == 8
+        manual = torch.stack([r[b * 4:(b + 1) * 4].mean(0) for b in range(2)])
+        torch.testing.assert_close(feats[name], manual, rtol=0, atol=1e-6)
+    torch.testing.assert_close(feats["pooled"], raw["backbone"].view(2, 4, 512).mean(1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(feats["frame_emb"], raw["fc0"].view(2, 4, 300), rtol=0, atol=0)
+    torch.testing.assert_close(feats["logits"], logits, rtol=0, atol=0)
 
 
-def test_cache_key_covers_backbone_weights_frames_and_is_resumable(recs, teacher, tmp_path):
-    cache = ArrayCache(tmp_path, compress=False)
-    base = _spec(teacher)
-    assert extract_features(recs, CLIP, base, teacher.backbone, cache, progress=False)["extracted"] == len(recs)
-    # the same backbone, weights and frames: everything is reused
-    assert extract_features(recs, CLIP, base, teacher.backbone, cache, progress=False)["extracted"] == 0
-    # an interrupted extraction continues: only the missing clip is computed
-    key = sorted((tmp_path / FEATURE_NAMESPACE).rglob("*.npz"))[0]
-    key.unlink()
-    assert extract_features(recs, CLIP, base, teacher.backbone, cache, progress=False)["extracted"] == 1
-    # other weights (one parameter changed), another stride, crop size or crop: never the stale entries
-    other = VideoTeacher(num_classes=5, backbone="efficientnet_lite0", num_segments=4, pretrained="package",
-                         frozen_backbone=True).eval()
+def test_bninception_teacher_blocks(bn_teacher):
+    assert [p for p, _ in TEACHER_BLOCKS["bninception"]] == [
+        "conv2_3x3_bn", "inception_3b_output", "inception_4d_output", "inception_5b_output"]
+    clip = torch.rand(2, 3, 3, 64, 64)
+    taps = make_taps(bn_teacher, (*BLOCKS, "pooled"), "teacher")
     with torch.no_grad():
-        other.backbone.stem.conv.weight.mul_(1.05)
-    changed = [_spec(other), _spec(teacher, stride=2), _spec(teacher, margin=0.2)]
-    params = {json.dumps(s.params(CLIP), sort_keys=True) for s in changed + [base]}
-    assert len(params) == len(changed) + 1 - 1  # the margin only matters for the person crop
-    assert base.params(ClipSpec(modality="rgb", num_segments=4, frame_size=36, crop_size=24)) != base.params(CLIP)
-    enc = dict(base.encoder, backbone="resnet18")
-    assert FeatureSpec(encoder=enc).params(CLIP) != base.params(CLIP)
-    stats = extract_features(recs, CLIP, changed[0], other.backbone, cache, progress=False)
-    assert stats["extracted"] == len(recs)
-    a = FeatureDataset(recs, CLIP, base, cache).features(0)
-    b = FeatureDataset(recs, CLIP, changed[0], cache).features(0)
-    assert not np.allclose(a, b)
-    # features never extracted: one clear line, not a silent rebuild with some other backbone
-    with pytest.raises(DataError, match="no cached frame features"):
-        FeatureDataset(recs, CLIP, _spec(teacher, stride=3), cache).features(0)
+        feats = taps.collect(bn_teacher(clip))
+    taps.remove()
+    # strides 4, 8, 16, 32 as ResNet's layer1..4
+    assert {k: tuple(v.shape) for k, v in feats.items()} == {
+        "block1": (2, 192, 16, 16), "block2": (2, 320, 8, 8), "block3": (2, 608, 4, 4),
+        "block4": (2, 1024, 2, 2), "pooled": (2, 1024)}
+    _, raw = _raw(bn_teacher, ["backbone.conv2_3x3_bn", "backbone.inception_5b_output"], clip)
+    # block1: the conv2 stage output = ReLU(BN(conv2)), BN-Inception applies its ReLUs functionally
+    b1 = F.relu(raw["backbone.conv2_3x3_bn"]).view(2, 3, 192, 16, 16).mean(1)
+    torch.testing.assert_close(feats["block1"], b1, rtol=0, atol=1e-5)
+    assert (feats["block1"] >= 0).all() and (raw["backbone.conv2_3x3_bn"] < 0).any()
+    b4 = raw["backbone.inception_5b_output"].view(2, 3, 1024, 2, 2).mean(1)
+    torch.testing.assert_close(feats["block4"], b4, rtol=0, atol=1e-5)
+    # pooled = mean over segments of the global-average-pooled 5b map
+    torch.testing.assert_close(feats["pooled"], b4.mean(dim=(2, 3)), rtol=0, atol=1e-4)
 
 
-def test_stride_and_tsn_sampling_over_cached_frames(recs, teacher, tmp_path):
-    cache = ArrayCache(tmp_path, compress=False)
-    spec = _spec(teacher, stride=2)
-    extract_features(recs[:2], CLIP, spec, teacher.backbone, cache, progress=False)
-    ds = FeatureDataset(recs[:2], CLIP, spec, cache, train=True, seed=1)
-    full = ds.features(0)
-    n = recs[0].load("rgb").shape[0]
-    assert full.shape[0] == len(frame_indices(n, 2)) == (n + 1) // 2
-    draws = []
-    for epoch in (0, 1, 0):
-        ds.set_epoch(epoch)
-        x = ds[0]["teacher"].numpy()
-        rows = [int(np.flatnonzero((full == r).all(axis=1))[0]) for r in x]
-        assert rows == sorted(rows)  # one per segment, in temporal order
-        draws.append(rows)
-    assert draws[0] == draws[2]  # seeded by (seed, epoch, index)
-    ev = FeatureDataset(recs[:2], CLIP, spec, cache, train=False)
-    assert torch.equal(ev[0]["teacher"], ev[0]["teacher"])
+def test_student_features():
+    student = GAFStudent(5)
+    taps = make_taps(student, list(STUDENT_FEATURES), "student")
+    out = student(torch.rand(3, 3, 64, 64))
+    feats = taps.collect(out)
+    assert {k: tuple(v.shape) for k, v in feats.items()} == {
+        "logits": (3, 5), "emb": (3, 300), "pooled": (3, 512), "layer1": (3, 64, 16, 16),
+        "layer2": (3, 128, 8, 8), "layer3": (3, 256, 4, 4), "layer4": (3, 512, 2, 2)}
+    torch.testing.assert_close(feats["pooled"], feats["layer4"].mean(dim=(2, 3)))
+    assert feats["layer2"].requires_grad  # still in the graph: the student learns through it
 
 
-def test_person_box_on_real_depth(utd_root):
-    from vskd.data.datasets import load_recordings
-
-    recs = [r for r in load_recordings("utd-mhad", utd_root) if r.key.subject == 1][:3]
-    for rec in recs:
-        depth = rec.load("depth")
-        y0, x0, y1, x1 = person_box(depth, margin=0.1)
-        h, w = depth.shape[1:]
-        assert y1 - y0 == x1 - x0 and 0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w
-        assert (y1 - y0) * (x1 - x0) < 0.75 * h * w  # much smaller than the frame
-        fg = depth > 0
-        inside = fg[:, y0:y1, x0:x1].sum()
-        assert inside >= 0.99 * fg.sum()
-        enc = {"backbone": "x", "weights": "0", "feature_dim": 1}
-        clip = ClipSpec(modality="depth", num_segments=8, frame_size=64, crop_size=64)
-        frames = feature_frames(rec, clip, FeatureSpec(encoder=enc, crop="person", stride=4), None)
-        assert frames.shape == (len(frame_indices(depth.shape[0], 4)), 3, 64, 64)
-        # the person fills the crop: far more foreground than the whole-frame view at the same size
-        assert (frames > 0).float().mean() > 1.8 * fg.mean()
+def test_unknown_feature_names_fail_listing_the_known_ones(resnet_teacher):
+    with pytest.raises(ConfigError, match="teacher feature 'layer4' is unknown.*block4"):
+        make_taps(resnet_teacher, ["layer4"], "teacher")
+    with pytest.raises(ConfigError, match="student feature 'block1' is unknown.*layer1"):
+        make_taps(GAFStudent(5), ["block1"], "student")
 
 
-def test_clip_without_foreground_is_one_line(recs):
-    with pytest.raises(DataError, match="recording a1_s1_t1.*no foreground"):
-        person_box(np.zeros((5, 20, 30), np.uint16), where="recording a1_s1_t1")
+def test_cache_stores_only_reduced_requested_features(resnet_teacher):
+    clips = torch.rand(5, 4, 3, 32, 32)
+    order = [3, 0, 4, 1, 2]  # a loader in any order
+    loader = [{"teacher": clips[order[:3]], "index": torch.tensor(order[:3])},
+              {"teacher": clips[order[3:]], "index": torch.tensor(order[3:])}]
+    cache = TeacherCache.build(resnet_teacher, loader, ["block3", "logits"], progress=False)
+    assert sorted(cache.features) == ["block3", "logits"]
+    assert tuple(cache.features["block3"].shape) == (5, 256, 2, 2)  # per clip, not (5*4, ...)
+    taps = make_taps(resnet_teacher, ["block3", "logits"], "teacher")
+    with torch.no_grad():
+        direct = taps.collect(resnet_teacher(clips))
+    taps.remove()
+    got = cache.lookup(torch.tensor([2, 4, 0]), ["block3", "logits"])
+    torch.testing.assert_close(got["block3"], direct["block3"][[2, 4, 0]], rtol=0, atol=1e-6)
+    torch.testing.assert_close(got["logits"], direct["logits"][[2, 4, 0]], rtol=0, atol=1e-5)
 
 
-def test_backbone_weights_of_another_architecture(tmp_path):
-    import torchvision
-
-    path = tmp_path / "resnet18.pth"
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
-    with pytest.raises(DataError) as err:
-        VideoTeacher(num_classes=3, backbone="efficientnet_lite0", pretrained=str(path))
-    msg = str(err.value)
-    assert str(path) in msg and "EfficientNet-Lite0" in msg and "\n" not in msg
-
-
-# ------------------------------------------------------------------------------ end to end, through the CLI
-
-TINY_FEATURES = [
-    "data.preset=tiny",
-    "teacher.backbone=efficientnet_lite0",
-    "teacher.pretrained=package",
-    "teacher.features.cache=true",
-    "teacher.features.crop=person",
-    "teacher.features.per_segment=1",
-    "teacher.input.modality=depth",
-    "teacher.input.num_segments=4",
-    "teacher.input.frame_size=32",
-    "teacher.input.crop_size=32",
-    "teacher.train.epochs=2",
-    "teacher.train.batch_size=8",
-    "teacher.train.lr_steps=[]",
-    "student.input.out_size=32",
-    "student.train.epochs=1",
-    "student.train.batch_size=8",
-]
+def test_distiller_shapes_on_one_sample_leave_batchnorm_alone(resnet_teacher):
+    student = GAFStudent(5).train()
+    method = create_method("sp")
+    d = Distiller(student, resnet_teacher, method)
+    bn = student.trunk.layer4[1].bn2
+    before = bn.running_mean.clone()
+    # 32 px: the student's layer4 is 1x1, a single sample would fail BatchNorm in train mode
+    batch = {"student": torch.rand(1, 3, 32, 32), "teacher": torch.rand(1, 4, 3, 32, 32), "index": [0]}
+    s, t = d.feature_shapes(batch)
+    assert s == {"logits": (5,), "layer4": (512, 1, 1)} and t == {"block4": (512, 1, 1)}
+    assert student.training and all(m.training for m in student.modules())
+    torch.testing.assert_close(bn.running_mean, before, rtol=0, atol=0)
+    d.setup_method(batch)
+    assert method.is_setup and method.teacher_shapes == {"block4": (512, 1, 1)}
+    d.close()
 
 
-def _sets(ov):
-    out = []
-    for o in ov:
-        out += ["--set", o]
-    return out
-
-
-def test_frame_indices_per_segment_are_the_segment_groups():
-    from vskd.data.frames import segment_indices
-
-    for n in (3, 8, 45, 130):
-        idx = frame_indices(n, per_segment=3, num_segments=8)
-        assert len(idx) == 24 and np.all(np.diff(idx) >= 0) and idx.max() < n
-        # the middle of each group of 3 is the centre frame the uncached teacher is evaluated on
-        assert np.array_equal(idx[1::3], segment_indices(n, 8, train=False))
-        assert np.array_equal(frame_indices(n, per_segment=1, num_segments=8), segment_indices(n, 8, train=False))
-
-
-@pytest.mark.slow
-def test_cached_person_crop_teacher_trains_distills_and_evaluates(tmp_path, capsys):
-    from vskd.cli import main
-
-    ov = TINY_FEATURES + [f"data.cache_dir={tmp_path / 'cache'}"]
-    assert main(["train-teacher", *_sets(ov), "--out", str(tmp_path / "t"), "--quiet"]) == 0
-    res = json.loads((tmp_path / "t" / "results.json").read_text())
-    assert res["feature_extraction"]["extracted"] == res["feature_extraction"]["clips"] > 0
-    entries = len(list((tmp_path / "cache" / FEATURE_NAMESPACE).rglob("*.npz")))
-    assert entries == res["feature_extraction"]["clips"]
-    # a teacher checkpoint like any other: vskd evaluate reads its cached view again (no new extraction)
-    assert main(["evaluate", str(tmp_path / "t" / "best.pt"), "--split", "test", "--out", str(tmp_path / "ev")]) == 0
-    ev = json.loads((tmp_path / "ev" / "eval_test.json").read_text())
-    assert ev["accuracy"] == pytest.approx(res["test"]["accuracy"])
-    assert len(list((tmp_path / "cache" / FEATURE_NAMESPACE).rglob("*.npz"))) == entries
-    # and a distillation teacher: its embedding and logits come from the cached features
-    teacher = str(tmp_path / "t" / "best.pt")
-    assert main(["distill", "--method", "dask", "--teacher", teacher, *_sets(ov), "--out", str(tmp_path / "d"),
-                 "--quiet"]) == 0
-    assert json.loads((tmp_path / "d" / "results.json").read_text())["method"] == "dask"
-    assert len(list((tmp_path / "cache" / "teacher-outputs").glob("*.pt"))) == 1
-    # a method on backbone maps cannot take a person-crop feature teacher: one line naming the features
-    capsys.readouterr()
-    assert main(["distill", "--method", "at", "--teacher", teacher, *_sets(ov), "--out", str(tmp_path / "a"),
-                 "--quiet"]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and "teacher.features.crop" in err[0] and "block" in err[0]
+def test_teacher_classifier_reproduces_teacher_logits_and_stays_frozen(resnet_teacher):
+    clip = torch.rand(3, 4, 3, 32, 32)
+    taps = make_taps(resnet_teacher, ["frame_emb", "emb"], "teacher")
+    with torch.no_grad():
+        logits = resnet_teacher(clip)
+        feats = taps.collect(logits)
+    taps.remove()
+    head = teacher_classifier(resnet_teacher)
+    head.train()  # stays in eval (deterministic relation subsets)
+    assert not head.head.training
+    torch.testing.assert_close(head(feats["frame_emb"]), logits, rtol=0, atol=1e-6)
+    # a clip-level vector is repeated as the K segment inputs
+    rep = feats["emb"].unsqueeze(1).expand(3, 4, 300)
+    torch.testing.assert_close(head(feats["emb"]), head(rep), rtol=0, atol=0)
+    z = feats["frame_emb"].clone().requires_grad_(True)
+    head(z).sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+    assert all(not p.requires_grad and p.grad is None for p in head.parameters())
+    with pytest.raises(ConfigError, match=r"\(B, 4, 300\)"):
+        head(torch.zeros(2, 3, 300))

@@ -14,7 +14,7 @@ frames of each TSN segment (``FeatureSpec.per_segment``, :func:`frame_indices`),
   :func:`vskd.data.paired.clip_frames` (depth mapped to 8 bits, shorter side resized to
   ``ClipSpec.frame_size``), then the centre ``crop_size`` square (:func:`vskd.data.frames.eval_transform`).
   With ``s = 1`` the cached teacher evaluated on the centre frame of each segment sees the same
-  pixels as the uncached one, so their logits agree (tests/test_features.py, to 1e-5);
+  pixels as the uncached one, so their logits agree (tests/test_feature_cache.py, to 1e-5);
 * ``crop="person"``: a square box around the person, cut from the *full-resolution* frames and resized
   to ``crop_size`` (:func:`person_box`, :func:`crop_square`). UTD-MHAD's depth video has its
   background removed already (zero), so the person is where the depth is non-zero.
