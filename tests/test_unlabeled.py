@@ -6,6 +6,7 @@ replaced by another class, and require the trained weights and the logged losses
 control poisons a *labelled* recording instead and requires them to differ (so the comparison can fail).
 The jobs run on the tiny synthetic preset (4 classes, subjects 1, 3, 5 train, 7 validation; trial 1
 labelled, trial 2 not): a depth-video teacher of one epoch, shared by the module, and a watch1d student.
+The tests that train are marked ``slow`` (about 3-5 CPU seconds each, plus 8 for the shared teacher).
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def _same(a, b) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa) and la == lb and ca == cb
 
 
+@pytest.mark.slow  # trains tiny models (a few CPU seconds each)
 def test_distillation_never_reads_an_unlabelled_label(work, teacher, monkeypatch):
     root, ov = work
     cfg = ov + TRIAL1 + [f"distill.teacher_checkpoint={teacher}", "distill.method=dask"]
@@ -170,6 +172,7 @@ def test_distillation_never_reads_an_unlabelled_label(work, teacher, monkeypatch
     assert a[1][0]["train_distance"] > 0  # the distillation terms ran (on all 24 pairs)
 
 
+@pytest.mark.slow  # trains tiny models (a few CPU seconds each)
 def test_the_labelled_pairs_control_is_the_labelled_subset(work, teacher, monkeypatch):
     """distill.unlabeled.pairs false: the same run as one whose data hold the labelled recordings only."""
     root, ov = work
@@ -184,6 +187,7 @@ def test_the_labelled_pairs_control_is_the_labelled_subset(work, teacher, monkey
     assert _same(_trained(root / "dask-lab"), _trained(root / "dask-subset"))
 
 
+@pytest.mark.slow  # trains tiny models (a few CPU seconds each)
 def test_student_alone_is_the_labelled_subset(work, monkeypatch):
     root, ov = work
     ov = ov + ["student.train.epochs=1"]
@@ -209,6 +213,7 @@ def test_student_alone_is_the_labelled_subset(work, monkeypatch):
     assert not _same(_trained(root / "student"), _trained(root / "student-control"))
 
 
+@pytest.mark.slow  # trains tiny models (a few CPU seconds each)
 def test_a_batch_of_unlabelled_pairs_gives_zero_ce(work, teacher):
     """The distiller on a batch without a labelled item: ce is 0 (not NaN), the method's terms are not."""
     from vskd.data.paired import collate
@@ -274,6 +279,7 @@ def test_cli_refuses_a_class_without_labels(capsys, tmp_path):
     assert_one_line_error(rc, err, "distill.unlabeled", "without a labelled training recording")
 
 
+@pytest.mark.slow  # trains tiny models (a few CPU seconds each)
 def test_unlabelled_recordings_need_the_teachers_modality(work, teacher, monkeypatch):
     _, splits, _ = tiny_splits(TRIAL1)
     require_modality(splits.unlabeled, "depth")
@@ -304,6 +310,7 @@ def test_a_teacher_that_saw_the_unlabelled_labels_is_refused():
         jobs._check_teacher_labels(splits, {}, "old/best.pt")
 
 
+@pytest.mark.slow  # trains tiny models (a few CPU seconds each)
 def test_teacher_checkpoint_records_its_labelled_recordings(teacher):
     from vskd.engine.checkpoints import load_checkpoint
 
