@@ -73,10 +73,12 @@ __all__ = [
     "GENERATOR_VERSION",
     "INERTIAL_CHANNELS",
     "JOINT_NAMES",
+    "KINECT_JOINT_NAMES",
     "PRESETS",
     "SYNTHETIC_ACTIONS",
     "Performance",
     "SyntheticConfig",
+    "kinect_skeleton",
     "make_synthetic",
     "performance",
     "synthetic_config",
@@ -114,6 +116,46 @@ JOINT_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
+#: The 20 joints of ``skeleton_layout="kinect"``, in UTD-MHAD's order (``Skeleton_joint_order.txt``).
+KINECT_JOINT_NAMES: tuple[str, ...] = (
+    "head", "shoulder_center", "spine", "hip_center",
+    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+    "left_hip", "left_knee", "left_ankle", "left_foot",
+    "right_hip", "right_knee", "right_ankle", "right_foot",
+)  # fmt: skip
+
+
+def kinect_skeleton(joints: np.ndarray) -> np.ndarray:
+    """The figure's joints (T, 15, 3), world axes -> (20, 3, T) in Kinect v1 order and axes.
+
+    Kinect axes: x to the camera's right (the world's x), y up (the world's z), z away from the camera
+    (the world's y). The joints the figure has are copied; the spine is 40 % of the way from the pelvis
+    to the neck, each hand 8 cm beyond the wrist along the forearm, each foot 10 cm ahead of the ankle
+    and 5 cm lower."""
+    j = {n: joints[:, i] for n, i in _J.items()}
+    T = joints.shape[0]
+
+    def beyond(a: str, b: str, length: float) -> np.ndarray:
+        d = j[b] - j[a]
+        return j[b] + length * d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+
+    fwd = j["r_hip"] - j["l_hip"]
+    fwd = np.stack([-fwd[:, 1], fwd[:, 0], np.zeros(T)], axis=1)
+    fwd /= np.maximum(np.linalg.norm(fwd, axis=1, keepdims=True), 1e-9)
+    foot = lambda ankle: ankle + 0.10 * fwd - np.array([0.0, 0.0, 0.05])  # noqa: E731
+    pts = {
+        "head": j["head"], "shoulder_center": j["neck"], "spine": j["pelvis"] + 0.4 * (j["neck"] - j["pelvis"]),
+        "hip_center": j["pelvis"],
+    }  # fmt: skip
+    for side, k in (("l", "left"), ("r", "right")):
+        pts |= {f"{k}_shoulder": j[f"{side}_shoulder"], f"{k}_elbow": j[f"{side}_elbow"],
+                f"{k}_wrist": j[f"{side}_wrist"], f"{k}_hand": beyond(f"{side}_elbow", f"{side}_wrist", 0.08),
+                f"{k}_hip": j[f"{side}_hip"], f"{k}_knee": j[f"{side}_knee"], f"{k}_ankle": j[f"{side}_ankle"],
+                f"{k}_foot": foot(j[f"{side}_ankle"])}
+    out = np.stack([pts[n] for n in KINECT_JOINT_NAMES], axis=1)[:, :, [0, 2, 1]]  # (T, 20, 3) Kinect axes
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
+
 INERTIAL_CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 G0 = 9.80665
 ACC_RANGE_G = 8.0
@@ -146,6 +188,10 @@ class SyntheticConfig:
             (placement up the forearm, mounting roll and tilt, per-axis gain, tempo; preset ``cue``:
             1, 0 elsewhere). Drawn from a random stream of its own, so the other parameters keep
             their values.
+        skeleton_layout: ``"figure"`` (the figure's 15 joints, world axes, :data:`JOINT_NAMES`) or
+            ``"kinect"`` (UTD-MHAD's Kinect v1 order and axes, :data:`KINECT_JOINT_NAMES`: 20 joints,
+            x to the camera's right, y up, z away from the camera; spine, hands and feet placed on the
+            figure), so the skeleton teachers read it as they read UTD-MHAD's. Preset ``cue``: kinect.
         camera_jitter: scale of the per-trial camera-only variation (facing direction, camera tilt,
             framing, zoom) about its mid value: 1 draws yaw in -45..-15 deg, tilt 8..18 deg, framing
             +-15 cm / +-8 cm and zoom 0.95..1.05; 0 is a fixed lab camera (yaw -30, tilt 13, centred,
@@ -165,6 +211,7 @@ class SyntheticConfig:
     coupling: float = 1.0
     cue: float = 0.0
     nuisance: float = 0.0
+    skeleton_layout: str = "figure"
     camera_jitter: float = 1.0
     supersample: int = 2
 
@@ -184,7 +231,7 @@ PRESETS: dict[str, SyntheticConfig] = {
     # vskd demo since issue 18: the wrist carries each pair's difference (cue) under larger per-subject
     # sensor nuisance; 16 subjects x 5 trials (docs/synthetic.md, "The cue preset")
     "cue": SyntheticConfig(actions=SYNTHETIC_ACTIONS, subjects=tuple(range(1, 17)), trials=5, frame_size=(64, 64),
-                           duration=3.0, cue=1.0, nuisance=1.0),
+                           duration=3.0, cue=1.0, nuisance=1.0, skeleton_layout="kinect"),
 }
 
 
@@ -264,6 +311,7 @@ def _validate(cfg: SyntheticConfig) -> None:
     need(_is_num(cfg.cue) and 0 <= cfg.cue <= 10, "cue", "a scale in 0..10")
     need(_is_num(cfg.nuisance) and 0 <= cfg.nuisance <= 2, "nuisance", "a scale in 0..2")
     need(_is_num(cfg.camera_jitter) and 0 <= cfg.camera_jitter <= 1, "camera_jitter", "a scale in 0..1")
+    need(cfg.skeleton_layout in ("figure", "kinect"), "skeleton_layout", "'figure' or 'kinect'")
     need(isinstance(cfg.supersample, (int, np.integer)) and 1 <= cfg.supersample <= 4, "supersample", "an int in 1..4")
 
 
@@ -847,6 +895,8 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
 
         def load_skeleton() -> np.ndarray:
             joints, _ = perf.kinematics(np.arange(n_vid) / cfg.fps)
+            if cfg.skeleton_layout == "kinect":
+                return kinect_skeleton(joints)  # (20, 3, T), UTD-MHAD's order and axes
             return np.ascontiguousarray(joints.transpose(1, 2, 0))  # (J, 3, T)
 
         def load_rgb() -> np.ndarray:
@@ -862,6 +912,10 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
             "skeleton": {"fps": cfg.fps, "num_frames": n_vid, "joints": list(JOINT_NAMES),
                          "frame": "world: x camera-right, y depth, z up (m)"},
         }  # fmt: skip
+        if cfg.skeleton_layout == "kinect":
+            metas["skeleton"] |= {"joints": list(KINECT_JOINT_NAMES), "layout": "kinect",
+                                  "frame": "Kinect v1: x camera-right, y up, z away from the camera (m)"}
+
         def load_depth() -> np.ndarray:
             joints, _ = perf.kinematics(np.arange(n_vid) / cfg.fps)
             rng = np.random.default_rng([seed, 4, action_id, subject, trial])
@@ -934,6 +988,7 @@ class Synthetic(DatasetReader):
         Option("coupling", None, (float,), "torso coupling of confusable pairs"),
         Option("cue", None, (float,), "the pairs' wrist cue (preset cue: 1)"),
         Option("nuisance", None, (float,), "per-subject sensor nuisance (preset cue: 1)"),
+        Option("skeleton_layout", None, (str,), "skeleton joints: figure (15) or kinect (UTD-MHAD's 20)"),
         Option("camera_jitter", None, (float,), "per-trial camera variation"),
         Option("supersample", None, (int,), "rasteriser supersampling"),
     )
