@@ -36,11 +36,10 @@ ROLES = (
     ("distilled", "distilled student"),
 )
 
-# --quick: the same jobs and code path on the tiny synthetic preset, one epoch each (seconds on a CPU;
-# a smoke test of an install, not a result). Later --set overrides win.
+# --quick: the same jobs and code path on a small slice of the preset (8 subjects x 2 trials), one epoch
+# each (seconds on a CPU; a smoke test of an install, not a result). Later --set overrides win.
 QUICK = [
-    "data.preset=tiny",
-    "student.input.length=120",
+    "data.synthetic={subjects: 8, trials: 2}",
     "teacher.train.epochs=1",
     "student.train.epochs=1",
 ]
@@ -53,7 +52,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the config's)")
     p.add_argument("--quick", action="store_true",
-                   help="tiny data, one epoch per job: checks an install in seconds (not a result)")
+                   help="small data, one epoch per job: checks an install in seconds (not a result)")
     p.add_argument("--full-only", action="store_true", help="only the full-label rows (half the time)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_run)
