@@ -48,6 +48,13 @@ they differ in what the *other* limbs do (marching legs, a punching left arm) or
 position (seated on a chair) that a camera sees at once but that leaves the wrist sensor's signal
 almost unchanged (only a small physical coupling through the torso, scaled by ``coupling``).
 Distillation from a video teacher has something to transfer there.
+
+The ``cue`` preset (``vskd demo``'s data, issue 18) gives each pair a small, consistent difference in
+the right wrist's own path (``cue``: the marching body's bob and sway, the boxer's hooked punch, the
+seated circle drawn lower) under larger per-subject sensor nuisance (``nuisance``: placement up the
+forearm, mounting roll and tilt, per-axis gain, tempo; :meth:`Performance.sensor_pose`), and writes the
+skeleton in UTD-MHAD's Kinect layout (:func:`kinect_skeleton`) for the skeleton teachers. The design,
+its acceptance rule and what was measured are in ``docs/synthetic.md``.
 """
 
 from __future__ import annotations
