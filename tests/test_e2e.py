@@ -1,4 +1,4 @@
-"""End to end on the tiny synthetic preset: teacher, student, DASK distillation, evaluate, demo."""
+"""End to end on the tiny synthetic preset: teacher, student, DASK distillation, evaluate; the demo (cue preset)."""
 
 import json
 
@@ -112,17 +112,44 @@ def test_user_errors_are_one_line(runs, capsys, tmp_path):
     assert "--resume" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # three trainings; CI also runs the installed wheel's demo (.ci/run)
+@pytest.mark.slow  # four jobs per setting; CI also runs the installed wheel's demo (.ci/run)
 def test_demo_prints_the_table(tmp_path, capsys):
-    ov = TINY + [f"data.cache_dir={tmp_path / 'cache'}", "teacher.train.epochs=1", "student.train.epochs=1"]
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
+    from vskd.commands.demo import label_scarce_supported
+
+    ov = [f"data.cache_dir={tmp_path / 'cache'}"]
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
     out = capsys.readouterr().out
-    assert "student + DASK" in out and "video teacher" in out
+    settings = 2 if label_scarce_supported() else 1
     table = (tmp_path / "demo" / "demo.md").read_text()
-    assert table.count("\n") == 5  # header, rule, 3 rows
+    assert table.count("\n") == 2 + 4 * settings  # header, rule, peer / student / teacher / distilled per setting
+    assert table in out + "\n"  # printed as written
+    rows = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    full = rows["full"]
+    assert full["peer"]["kind"] == "peer" and full["teacher"]["kind"] == "teacher"
+    delta = 100 * (full["distilled"]["test"]["accuracy"] - full["student"]["test"]["accuracy"])
+    assert f"{delta:+.1f} |" in [line for line in table.splitlines() if "distilled student" in line][0]
+    for png in ("demo.png", "demo_confusion.png"):
+        assert (tmp_path / "demo" / png).stat().st_size > 10_000
     # a second call reuses the finished runs
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
-    assert "reusing finished run" in capsys.readouterr().out
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--quiet", "--set", *_flat(ov)]) == 0
+    assert "reusing the finished run" in capsys.readouterr().out
+
+
+def test_demo_table_rows_and_deltas():
+    from vskd.commands.demo import format_table
+
+    def res(acc, f1):
+        return {"test": {"accuracy": acc, "macro_f1": f1}}
+
+    rows = {"full": {"peer": res(0.9, 0.89), "student": res(0.8, 0.75), "teacher": res(0.99, 0.99),
+                     "distilled": res(0.78, 0.77), "method": "dask"},
+            "scarce": {"peer": res(0.6, 0.5), "student": res(0.55, 0.5), "teacher": res(0.9, 0.9),
+                       "distilled": res(0.7, 0.65), "method": "dask"}}
+    lines = format_table(rows).splitlines()
+    assert len(lines) == 10 and lines[2].startswith("| all labels | MiniRocket peer")
+    assert lines[5] == "| all labels | distilled student (dask) | 78.0 | 77.0 | -2.0 | +2.0 |"
+    assert lines[9] == "| 25 % labelled | distilled student (dask) | 70.0 | 65.0 | +15.0 | +15.0 |"
+    assert format_table({"full": rows["full"]}).count("\n") == 5
 
 
 def test_config_files_load():

@@ -66,6 +66,9 @@ def test_overrides_select_classes_and_sizes():
         ({"fps": 12.5}, "fps"),
         ({"noise": -1.0}, "noise"),
         ({"camera_jitter": 1.5}, "camera_jitter"),
+        ({"cue": -0.5}, "cue"),
+        ({"nuisance": 3.0}, "nuisance"),
+        ({"skeleton_layout": "openpose"}, "skeleton_layout"),
         ({"seed": -3}, "seed"),
     ],
 )
@@ -317,3 +320,78 @@ def test_depth_camera_sees_the_figure_not_the_clothes():
     # depth readings are metres in front of the camera, in mm
     assert abs(np.median(d[fg]) - 1000 * DEPTH_CAMERA_M) < 800
     assert a.sources["depth"].meta["cache_key"] != b.sources["depth"].meta["cache_key"]
+
+
+# ------------------------------------------------------------------- the cue preset (issue 18, item 3)
+
+
+def test_cue_preset_without_cue_and_nuisance_is_the_old_figure():
+    """The new options draw from their own random stream: switched off, the cue preset's recordings are
+    the demo preset's (16 subjects), array for array, and its cache keys are the demo preset's too."""
+    kw = dict(seed=0, subjects=[1, 2], trials=1, actions=["boxing", "circle_seated", "wave_march"])
+    new = make_synthetic("cue", cue=0.0, nuisance=0.0, skeleton_layout="figure", **kw)
+    old = make_synthetic("demo", **kw)
+    for a, b in zip(new, old):
+        np.testing.assert_array_equal(a.load("inertial").samples, b.load("inertial").samples)
+        np.testing.assert_array_equal(a.load("skeleton"), b.load("skeleton"))
+        assert a.source("inertial").meta["trial"] == b.source("inertial").meta["trial"]
+
+
+def test_cue_moves_only_the_second_class_of_each_pair_and_nuisance_only_the_sensor():
+    kw = dict(seed=0, subjects=[3], trials=1, noise=0.0, nuisance=0.0, skeleton_layout="figure")
+    on, off = make_synthetic("cue", **kw), make_synthetic("cue", cue=0.0, **kw)
+    moved = {r.source("inertial").meta["action_name"] for r, o in zip(on, off)
+             if not np.array_equal(r.load("inertial").samples, o.load("inertial").samples)}
+    assert moved == {"wave_march", "boxing", "circle_seated"}
+    # the cue is a real path difference: the seated circle's forearm points 15 deg lower on average
+    seated = [r for r, o in zip(on, off) if r.source("inertial").meta["action_name"] == "circle_seated"][0]
+    low = [o for o in off if o.source("inertial").meta["action_name"] == "circle_seated"][0]
+    t = np.linspace(0.8, 2.0, 50)
+    # elevation of the sensor's z (wrist -> elbow): 15 deg higher when the hand is 15 deg lower
+    pitch = lambda rec: np.degrees(np.arcsin(performance(rec).kinematics(t)[1][:, 2, 2])).mean()  # noqa: E731
+    assert pitch(seated) - pitch(low) == pytest.approx(15.0, abs=4.0)
+    # nuisance changes the wrist signal, never the skeleton (the camera's view)
+    a = make_synthetic("cue", seed=0, subjects=[3], trials=1, actions=["punch"])[0]
+    b = make_synthetic("cue", seed=0, subjects=[3], trials=1, actions=["punch"], nuisance=0.0)[0]
+    assert not np.allclose(a.load("inertial").samples, b.load("inertial").samples, atol=0.05)
+    body_a, body_b = a.source("inertial").meta["body"], b.source("inertial").meta["body"]
+    assert "sensor_offset_m" in body_a and "sensor_offset_m" not in body_b
+    assert a.source("skeleton").meta["cache_key"] != b.source("skeleton").meta["cache_key"]
+
+
+def test_cue_sensor_is_the_second_derivative_at_its_placement_times_its_gain():
+    """With nuisance, acc = gain * R_s^T (p_s'' - g) / g0 at the sensor's own position and frame
+    (sensor_pose: up the forearm, case rotated), p_s'' by finite differences at 250 fps."""
+    rec = make_synthetic("cue", seed=1, subjects=[2], trials=1, actions=["circle"], noise=0.0, fps=250)[0]
+    x = rec.load("inertial")
+    perf = performance(rec)
+    body = rec.source("inertial").meta["body"]
+    assert 0 < body["sensor_offset_m"] <= 0.08 and body["gain_x"] != 1.0
+    h = 1.0 / 250
+    t = np.arange(1, len(x.samples) - 1) / 50
+    (pm, _), (p0, R), (pp, _) = (perf.sensor_pose(t + d) for d in (-h, 0.0, h))
+    specific = (pp - 2 * p0 + pm) / h**2 + np.array([0.0, 0.0, G0])
+    gain = np.array([body["gain_x"], body["gain_y"], body["gain_z"]])
+    expected = gain * np.einsum("tji,tj->ti", R, specific) / G0
+    np.testing.assert_allclose(x.samples[1:-1, :3], expected, atol=0.03)
+    wrist = perf.kinematics(t)[0][:, WRIST]
+    np.testing.assert_allclose(np.linalg.norm(p0 - wrist, axis=1), body["sensor_offset_m"], atol=1e-9)
+
+
+def test_kinect_layout_is_utd_mhads_order_and_axes():
+    from vskd.data.skeleton import HIP_CENTER, SHOULDER_CENTER, VERTICAL_AXIS, prepare_skeleton
+
+    rec = make_synthetic("cue", seed=0, subjects=[1], trials=1, actions=["circle_seated"])[0]
+    k = rec.load("skeleton")
+    fig = make_synthetic("cue", seed=0, subjects=[1], trials=1, actions=["circle_seated"],
+                         skeleton_layout="figure")[0].load("skeleton")
+    assert k.shape == (len(syn.KINECT_JOINT_NAMES), 3, fig.shape[2]) == (20, 3, fig.shape[2])
+    assert rec.source("skeleton").meta["joints"] == list(syn.KINECT_JOINT_NAMES)
+    name = syn.KINECT_JOINT_NAMES.index
+    np.testing.assert_array_equal(k[name("right_wrist")], fig[WRIST][[0, 2, 1]])  # (x, y, z) -> (x, z, y)
+    np.testing.assert_array_equal(k[HIP_CENTER], fig[JOINT_NAMES.index("pelvis")][[0, 2, 1]])
+    assert (k[name("head"), VERTICAL_AXIS] > k[SHOULDER_CENTER, VERTICAL_AXIS]).all()
+    assert (k[SHOULDER_CENTER, VERTICAL_AXIS] > k[name("spine"), VERTICAL_AXIS]).all()
+    assert (k[name("spine"), VERTICAL_AXIS] > k[HIP_CENTER, VERTICAL_AXIS]).all()
+    x = prepare_skeleton(k)  # what the skeleton teachers read: centred on the hip, the spine as unit
+    assert x.shape == (32, 20, 3) and np.isfinite(x).all()

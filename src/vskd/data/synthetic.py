@@ -48,6 +48,13 @@ they differ in what the *other* limbs do (marching legs, a punching left arm) or
 position (seated on a chair) that a camera sees at once but that leaves the wrist sensor's signal
 almost unchanged (only a small physical coupling through the torso, scaled by ``coupling``).
 Distillation from a video teacher has something to transfer there.
+
+The ``cue`` preset (``vskd demo``'s data, issue 18) gives each pair a small, consistent difference in
+the right wrist's own path (``cue``: the marching body's bob and sway, the boxer's hooked punch, the
+seated circle drawn lower) under larger per-subject sensor nuisance (``nuisance``: placement up the
+forearm, mounting roll and tilt, per-axis gain, tempo; :meth:`Performance.sensor_pose`), and writes the
+skeleton in UTD-MHAD's Kinect layout (:func:`kinect_skeleton`) for the skeleton teachers. The design,
+its acceptance rule and what was measured are in ``docs/synthetic.md``.
 """
 
 from __future__ import annotations
@@ -73,10 +80,12 @@ __all__ = [
     "GENERATOR_VERSION",
     "INERTIAL_CHANNELS",
     "JOINT_NAMES",
+    "KINECT_JOINT_NAMES",
     "PRESETS",
     "SYNTHETIC_ACTIONS",
     "Performance",
     "SyntheticConfig",
+    "kinect_skeleton",
     "make_synthetic",
     "performance",
     "synthetic_config",
@@ -114,6 +123,46 @@ JOINT_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
+#: The 20 joints of ``skeleton_layout="kinect"``, in UTD-MHAD's order (``Skeleton_joint_order.txt``).
+KINECT_JOINT_NAMES: tuple[str, ...] = (
+    "head", "shoulder_center", "spine", "hip_center",
+    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+    "left_hip", "left_knee", "left_ankle", "left_foot",
+    "right_hip", "right_knee", "right_ankle", "right_foot",
+)  # fmt: skip
+
+
+def kinect_skeleton(joints: np.ndarray) -> np.ndarray:
+    """The figure's joints (T, 15, 3), world axes -> (20, 3, T) in Kinect v1 order and axes.
+
+    Kinect axes: x to the camera's right (the world's x), y up (the world's z), z away from the camera
+    (the world's y). The joints the figure has are copied; the spine is 40 % of the way from the pelvis
+    to the neck, each hand 8 cm beyond the wrist along the forearm, each foot 10 cm ahead of the ankle
+    and 5 cm lower."""
+    j = {n: joints[:, i] for n, i in _J.items()}
+    T = joints.shape[0]
+
+    def beyond(a: str, b: str, length: float) -> np.ndarray:
+        d = j[b] - j[a]
+        return j[b] + length * d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+
+    fwd = j["r_hip"] - j["l_hip"]
+    fwd = np.stack([-fwd[:, 1], fwd[:, 0], np.zeros(T)], axis=1)
+    fwd /= np.maximum(np.linalg.norm(fwd, axis=1, keepdims=True), 1e-9)
+    foot = lambda ankle: ankle + 0.10 * fwd - np.array([0.0, 0.0, 0.05])  # noqa: E731
+    pts = {
+        "head": j["head"], "shoulder_center": j["neck"], "spine": j["pelvis"] + 0.4 * (j["neck"] - j["pelvis"]),
+        "hip_center": j["pelvis"],
+    }  # fmt: skip
+    for side, k in (("l", "left"), ("r", "right")):
+        pts |= {f"{k}_shoulder": j[f"{side}_shoulder"], f"{k}_elbow": j[f"{side}_elbow"],
+                f"{k}_wrist": j[f"{side}_wrist"], f"{k}_hand": beyond(f"{side}_elbow", f"{side}_wrist", 0.08),
+                f"{k}_hip": j[f"{side}_hip"], f"{k}_knee": j[f"{side}_knee"], f"{k}_ankle": j[f"{side}_ankle"],
+                f"{k}_foot": foot(j[f"{side}_ankle"])}
+    out = np.stack([pts[n] for n in KINECT_JOINT_NAMES], axis=1)[:, :, [0, 2, 1]]  # (T, 20, 3) Kinect axes
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
+
 INERTIAL_CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 G0 = 9.80665
 ACC_RANGE_G = 8.0
@@ -139,6 +188,17 @@ class SyntheticConfig:
             with it too; 0 gives the exact kinematic signals).
         coupling: scale of the small torso coupling that leaks a confusable pair's other limbs
             into the wrist signal (0: the pair's wrist signals have identical distributions).
+        cue: scale of the small, consistent difference in the right wrist's path between the two
+            classes of each confusable pair (preset ``cue``: 1; 0 in ``tiny`` / ``demo``): the
+            marching body's bob and sway, the boxer's hooked punch, the seated circle drawn lower.
+        nuisance: scale of the per-subject sensor and person variation larger than the cues
+            (placement up the forearm, mounting roll and tilt, per-axis gain, tempo; preset ``cue``:
+            1, 0 elsewhere). Drawn from a random stream of its own, so the other parameters keep
+            their values.
+        skeleton_layout: ``"figure"`` (the figure's 15 joints, world axes, :data:`JOINT_NAMES`) or
+            ``"kinect"`` (UTD-MHAD's Kinect v1 order and axes, :data:`KINECT_JOINT_NAMES`: 20 joints,
+            x to the camera's right, y up, z away from the camera; spine, hands and feet placed on the
+            figure), so the skeleton teachers read it as they read UTD-MHAD's. Preset ``cue``: kinect.
         camera_jitter: scale of the per-trial camera-only variation (facing direction, camera tilt,
             framing, zoom) about its mid value: 1 draws yaw in -45..-15 deg, tilt 8..18 deg, framing
             +-15 cm / +-8 cm and zoom 0.95..1.05; 0 is a fixed lab camera (yaw -30, tilt 13, centred,
@@ -156,6 +216,9 @@ class SyntheticConfig:
     rate_hz: int = 50
     noise: float = 0.02
     coupling: float = 1.0
+    cue: float = 0.0
+    nuisance: float = 0.0
+    skeleton_layout: str = "figure"
     camera_jitter: float = 1.0
     supersample: int = 2
 
@@ -172,6 +235,10 @@ PRESETS: dict[str, SyntheticConfig] = {
     ),
     # vskd demo: 8 classes (three confusable pairs), 8 subjects x 5 trials, 64x64, 3 s
     "demo": SyntheticConfig(actions=SYNTHETIC_ACTIONS, trials=5, frame_size=(64, 64), duration=3.0),
+    # vskd demo since issue 18: the wrist carries each pair's difference (cue) under larger per-subject
+    # sensor nuisance; 16 subjects x 5 trials (docs/synthetic.md, "The cue preset")
+    "cue": SyntheticConfig(actions=SYNTHETIC_ACTIONS, subjects=tuple(range(1, 17)), trials=5, frame_size=(64, 64),
+                           duration=3.0, cue=1.0, nuisance=1.0, skeleton_layout="kinect"),
 }
 
 
@@ -248,7 +315,10 @@ def _validate(cfg: SyntheticConfig) -> None:
     need(_is_num(cfg.duration_jitter) and 0 <= cfg.duration_jitter <= 0.5, "duration_jitter", "a fraction in 0..0.5")
     need(_is_num(cfg.noise) and 0 <= cfg.noise <= 1, "noise", "a std in g in 0..1")
     need(_is_num(cfg.coupling) and 0 <= cfg.coupling <= 10, "coupling", "a scale in 0..10")
+    need(_is_num(cfg.cue) and 0 <= cfg.cue <= 10, "cue", "a scale in 0..10")
+    need(_is_num(cfg.nuisance) and 0 <= cfg.nuisance <= 2, "nuisance", "a scale in 0..2")
     need(_is_num(cfg.camera_jitter) and 0 <= cfg.camera_jitter <= 1, "camera_jitter", "a scale in 0..1")
+    need(cfg.skeleton_layout in ("figure", "kinect"), "skeleton_layout", "'figure' or 'kinect'")
     need(isinstance(cfg.supersample, (int, np.integer)) and 1 <= cfg.supersample <= 4, "supersample", "an int in 1..4")
 
 
@@ -288,6 +358,25 @@ def _subject_params(seed: int, subject: int) -> dict[str, Any]:
         "shirt": _hsv_to_rgb(hues[0], u(0.45, 0.85), u(0.55, 0.9)),
         "trousers": _hsv_to_rgb(hues[1], u(0.3, 0.7), u(0.2, 0.45)),
         "skin": skin,
+    }
+
+
+def _sensor_params(seed: int, subject: int, nuisance: float) -> dict[str, float]:
+    """Per-subject sensor and person nuisance (scaled by ``nuisance``; docs/synthetic.md, preset ``cue``):
+    placement up the forearm, extra mounting roll and case tilt, per-axis accelerometer gain and a
+    tempo factor. A random stream of its own (``[seed, 5, subject]``), so no other draw changes."""
+    rng = np.random.default_rng([seed, 5, subject])
+    u = rng.uniform
+    n = float(nuisance)
+    return {
+        "sensor_offset_m": n * u(0.0, 0.08),
+        "sensor_roll_deg": n * u(-45.0, 45.0),  # on top of the strap roll (+-15): +-60 in all
+        "sensor_tilt_x_deg": n * rng.normal(0.0, 10.0),
+        "sensor_tilt_y_deg": n * rng.normal(0.0, 10.0),
+        "gain_x": 1.0 + n * u(-0.2, 0.2),
+        "gain_y": 1.0 + n * u(-0.2, 0.2),
+        "gain_z": 1.0 + n * u(-0.2, 0.2),
+        "tempo_factor": 1.0 + n * u(-0.15, 0.15),
     }
 
 
@@ -386,6 +475,7 @@ class Performance:
     body: dict[str, Any]
     trial: dict[str, Any]
     coupling: float
+    cue: float = 0.0
 
     # --- timing -------------------------------------------------------------------------------
     def envelope(self, t: np.ndarray) -> np.ndarray:
@@ -413,6 +503,7 @@ class Performance:
         A = self.body["amplitude"] * self.trial["amp"]
         b = self.body
         c = self.coupling
+        q = self.cue  # the pair's wrist cue (0 in the old presets)
 
         def limb(rest: dict[str, float], target: dict[str, Any]) -> dict[str, np.ndarray]:
             return {k: rest[k] + e * (np.asarray(target.get(k, rest[k])) - rest[k]) for k in rest}
@@ -440,9 +531,9 @@ class Performance:
                 leg_r = limb(_REST_LEG, {"flex": 60.0 * A * hr, "knee": 80.0 * A * hr})
                 leg_l = limb(_REST_LEG, {"flex": 60.0 * A * hl, "knee": 80.0 * A * hl})
                 arm_l = {**arm_l, "flex": arm_l["flex"] + e * 18.0 * A * (hr - hl)}
-                # coupling: the pelvis bobs twice per step cycle and sways once
-                pelvis[:, 2] = e * c * 0.004 * (1 - np.cos(2 * step)) / 2
-                pelvis[:, 0] = e * c * 0.006 * np.sin(step)
+                # coupling: the pelvis bobs twice per step cycle and sways once; the cue: 15 mm / 10 mm more
+                pelvis[:, 2] = e * (c * 0.004 + q * 0.015) * (1 - np.cos(2 * step)) / 2
+                pelvis[:, 0] = e * (c * 0.006 + q * 0.010) * np.sin(step)
         elif a == "clap":
             phi = self.phase(t, 1.8)
             opn = (1 + np.cos(phi)) / 2
@@ -459,7 +550,10 @@ class Performance:
             phi = self.phase(t, 1.4)
             pr = ((1 - np.cos(phi)) / 2) ** 3 * min(A, 1.0)
             guard = {**_GUARD, "flex": _GUARD["flex"] + 0.5 * sf, "elbow": _GUARD["elbow"] + 0.5 * se}
-            arm_r = limb(_REST_ARM, {k: guard[k] + pr * (_JAB[k] - guard[k]) for k in guard})
+            jab = dict(_JAB)
+            if a == "boxing":  # the cue: the boxer's right punch hooks 20 deg further across the body
+                jab["horiz"] = _JAB["horiz"] - 20.0 * q
+            arm_r = limb(_REST_ARM, {k: guard[k] + pr * (jab[k] - guard[k]) for k in guard})
             if a == "boxing":
                 pl = ((1 + np.cos(phi)) / 2) ** 3 * min(A, 1.0)
                 arm_l = limb(_REST_ARM, {k: guard[k] + pl * (_CROSS[k] - guard[k]) for k in guard})
@@ -469,8 +563,9 @@ class Performance:
             torso["twist"] = e * c * 4.0 * (pr - pl)
         elif a in ("circle", "circle_seated"):
             phi = self.phase(t, 1.0)
+            low = 15.0 * q if a == "circle_seated" else 0.0  # the cue: seated, the circle is drawn lower
             arm_r = limb(_REST_ARM, {
-                "flex": 75.0 + sf + 22.0 * A * np.cos(phi), "horiz": -5.0 + 0.5 * sa - 22.0 * A * np.sin(phi),
+                "flex": 75.0 - low + sf + 22.0 * A * np.cos(phi), "horiz": -5.0 + 0.5 * sa - 22.0 * A * np.sin(phi),
                 "elbow": 15.0 + 0.5 * se,
             })  # fmt: skip
             if a == "circle_seated":
@@ -545,17 +640,38 @@ class Performance:
         return joints, W @ R_sensor_anat
 
     # --- sensors --------------------------------------------------------------------------------
+    def sensor_pose(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sensor's position (T, 3) and frame ``R`` (T, 3, 3), world-from-sensor, at times ``t``.
+
+        Without nuisance (``body`` has no ``sensor_*`` entries) this is the wrist joint and the
+        forearm frame of :meth:`kinematics`. With it, the sensor sits ``sensor_offset_m`` up the
+        forearm (along the frame's z, towards the elbow) and its case is turned by
+        ``Rz(sensor_roll) Rx(tilt_x) Ry(tilt_y)`` within that frame.
+        """
+        joints, R = self.kinematics(t)
+        p = joints[:, _J["r_wrist"]]
+        b = self.body
+        if "sensor_offset_m" not in b:
+            return p, R
+        p = p + b["sensor_offset_m"] * R[:, :, 2]
+        n = R.shape[0]
+        mount = (_rot(2, np.full(n, b["sensor_roll_deg"] * _DEG)) @ _rot(0, np.full(n, b["sensor_tilt_x_deg"] * _DEG))
+                 @ _rot(1, np.full(n, b["sensor_tilt_y_deg"] * _DEG)))
+        return p, R @ mount
+
     def imu(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Noise-free accelerometer (T, 3) in g and gyroscope (T, 3) in deg/s, sensor frame (see module doc)."""
+        """Noise-free accelerometer (T, 3) in g and gyroscope (T, 3) in deg/s, sensor frame (see module
+        doc), at :meth:`sensor_pose`; the accelerometer times its per-axis gain when ``body`` has one."""
         t = np.asarray(t, dtype=np.float64)
         h = _FD_STEP
-        jm, Rm = self.kinematics(t - h)
-        j0, R0 = self.kinematics(t)
-        jp, Rp = self.kinematics(t + h)
-        w = _J["r_wrist"]
-        acc_world = (jp[:, w] - 2 * j0[:, w] + jm[:, w]) / (h * h)
+        pm, Rm = self.sensor_pose(t - h)
+        p0, R0 = self.sensor_pose(t)
+        pp, Rp = self.sensor_pose(t + h)
+        acc_world = (pp - 2 * p0 + pm) / (h * h)
         specific = acc_world - np.array([0.0, 0.0, -G0])
         acc = np.einsum("tji,tj->ti", R0, specific) / G0  # R^T f
+        if "gain_x" in self.body:
+            acc = acc * np.array([self.body["gain_x"], self.body["gain_y"], self.body["gain_z"]])
         Om = np.einsum("tji,tjk->tik", R0, (Rp - Rm) / (2 * h))  # R^T R' (skew)
         gyro = np.stack([Om[:, 2, 1] - Om[:, 1, 2], Om[:, 0, 2] - Om[:, 2, 0], Om[:, 1, 0] - Om[:, 0, 1]], axis=1) / 2
         return acc, np.degrees(gyro)
@@ -719,7 +835,8 @@ def _render(
 def performance(recording: Recording) -> Performance:
     """The analytic motion behind a synthetic recording (for checks: joints and sensor frame at any time)."""
     meta = recording.source("inertial").meta
-    return Performance(meta["action_name"], dict(meta["body"]), dict(meta["trial"]), float(meta["coupling"]))
+    return Performance(meta["action_name"], dict(meta["body"]), dict(meta["trial"]), float(meta["coupling"]),
+                       float(meta.get("cue", 0.0)))
 
 
 def _cache_key(payload: dict[str, Any]) -> str:
@@ -748,9 +865,13 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
     def build(subject: int, trial: int) -> Recording:
         key = RecordingKey(DATASET, action_id, subject, trial)
         body = _jsonable(_subject_params(seed, subject))
+        if cfg.nuisance > 0:  # only then, so the old presets' meta (and cache keys) stay as they were
+            sensor = _sensor_params(seed, subject, cfg.nuisance)
+            body["speed"] = body["speed"] * sensor.pop("tempo_factor")
+            body |= _jsonable(sensor)
         tr = _trial_params(seed, action_id, subject, trial, cfg)
         tr = _jsonable(tr)
-        perf = Performance(name, body, tr, cfg.coupling)
+        perf = Performance(name, body, tr, cfg.coupling, cfg.cue)
         duration = tr["duration"]
         n_in = int(round(duration * cfg.rate_hz))
         n_vid = int(round(duration * cfg.fps))
@@ -762,6 +883,7 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
             "action_name": name,
             "duration": duration,
             "coupling": float(cfg.coupling),
+            **({"cue": float(cfg.cue), "nuisance": float(cfg.nuisance)} if cfg.cue or cfg.nuisance else {}),
             "body": body,
             "trial": tr,
         }
@@ -780,6 +902,8 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
 
         def load_skeleton() -> np.ndarray:
             joints, _ = perf.kinematics(np.arange(n_vid) / cfg.fps)
+            if cfg.skeleton_layout == "kinect":
+                return kinect_skeleton(joints)  # (20, 3, T), UTD-MHAD's order and axes
             return np.ascontiguousarray(joints.transpose(1, 2, 0))  # (J, 3, T)
 
         def load_rgb() -> np.ndarray:
@@ -795,6 +919,10 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
             "skeleton": {"fps": cfg.fps, "num_frames": n_vid, "joints": list(JOINT_NAMES),
                          "frame": "world: x camera-right, y depth, z up (m)"},
         }  # fmt: skip
+        if cfg.skeleton_layout == "kinect":
+            metas["skeleton"] |= {"joints": list(KINECT_JOINT_NAMES), "layout": "kinect",
+                                  "frame": "Kinect v1: x camera-right, y up, z away from the camera (m)"}
+
         def load_depth() -> np.ndarray:
             joints, _ = perf.kinematics(np.arange(n_vid) / cfg.fps)
             rng = np.random.default_rng([seed, 4, action_id, subject, trial])
@@ -865,6 +993,9 @@ class Synthetic(DatasetReader):
         Option("rate_hz", None, (int,), "inertial rate, Hz"),
         Option("noise", None, (float,), "accelerometer noise std, g"),
         Option("coupling", None, (float,), "torso coupling of confusable pairs"),
+        Option("cue", None, (float,), "the pairs' wrist cue (preset cue: 1)"),
+        Option("nuisance", None, (float,), "per-subject sensor nuisance (preset cue: 1)"),
+        Option("skeleton_layout", None, (str,), "skeleton joints: figure (15) or kinect (UTD-MHAD's 20)"),
         Option("camera_jitter", None, (float,), "per-trial camera variation"),
         Option("supersample", None, (int,), "rasteriser supersampling"),
     )
