@@ -294,3 +294,23 @@ def test_bad_member_checkpoints_are_one_line_naming_the_file(fused, tiny_teacher
         assert main(["train-teacher", *_sets(fus + [members]), "--out", str(tmp_path / f"r{i}"), "--quiet"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and what in err[0] and str(bad) in err[0], err
+
+
+def test_a_fitted_minirocket_checkpoint_loads_as_a_member(tmp_path):
+    """A MiniRocket student's fit-time buffers (dilations, ...) are empty before fitting: load_student
+    (which fusion members go through) takes their size from the checkpoint."""
+    from vskd.config import config_to_dict
+    from vskd.engine.builders import build_student
+    from vskd.engine.checkpoints import CHECKPOINT_FORMAT, load_student
+
+    cfg = load_config(None, ["student.arch=minirocket", "student.input.length=64"])
+    student = build_student(cfg, C)
+    student.fit(torch.randn(6, 3, 64, generator=torch.Generator().manual_seed(0)))
+    path = tmp_path / "best.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "epoch": 0, "model": student.state_dict(), "history": [], "best": {},
+                "meta": {"kind": "student", "num_classes": C, "class_names": [str(i) for i in range(C)],
+                         "config": config_to_dict(cfg)}}, path)
+    loaded, _, _ = load_student(path)
+    x = torch.randn(2, 3, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), student.eval()(x))

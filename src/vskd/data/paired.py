@@ -285,7 +285,7 @@ class MultiViewSpec:
     student member reads it); ``augments``: per view, the :class:`~vskd.data.augment.SignalAugment` of a
     raw / GAF view on training items (None: none; ignored for clips and joints, which augment
     themselves). The item's ``teacher`` is then ``{name: view}``, each view exactly what that member
-    was trained on (:func:`view_of`).
+    was trained on (:func:`vskd.engine.builders.fusion_views` builds it from the members' configs).
     """
 
     views: tuple[tuple[str, Any], ...]

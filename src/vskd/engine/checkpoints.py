@@ -197,7 +197,9 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str | Path, model: nn.Mod
             raise VskdError(f"checkpoint {path}: its weights do not fit the {meta['kind']} its config describes: "
                             f"{' and '.join(parts)} entries")
         for k, v in expected.items():
-            if isinstance(v, torch.Tensor) and v.shape != state[k].shape:
+            # an empty buffer is a parameter set when the model is fitted (MiniRocket's dilations, ...):
+            # its size comes from the fit, and loading the state dict resizes it
+            if isinstance(v, torch.Tensor) and v.shape != state[k].shape and v.numel():
                 raise VskdError(f"checkpoint {path}: weight '{k}' has shape {_shape(state[k])}, the {meta['kind']} "
                                 f"its config describes ({n} classes) expects {_shape(v)}")
     return dict(meta)
