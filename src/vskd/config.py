@@ -163,8 +163,25 @@ def _teacher_optim() -> OptimConfig:
 
 
 @dataclass
+class MemberConfig:
+    """One member of a multimodal teacher (``teacher.arch: fusion``, ``teacher.members``): a trained
+    checkpoint, a teacher's (``vskd train-teacher``) or a student's (``vskd train-student``: the wrist
+    signal itself), read with its own input view. ``kind`` and ``config`` are filled in by vskd from
+    the checkpoint when the fusion teacher is trained (so the fusion checkpoint rebuilds alone); leave
+    them out."""
+
+    checkpoint: str | None = None  # best.pt of the member
+    name: str | None = None  # its view's key in the teacher's input dict (default: its modality)
+    weight: float = 1.0  # ensemble weight / initial late-fusion weight (normalised over the members)
+    kind: str | None = None  # filled in: "teacher" | "student"
+    config: dict[str, Any] | None = None  # filled in: the member's training config
+
+
+@dataclass
 class TeacherConfig:
-    arch: str = "trn"  # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints)
+    # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints) | fusion (a multimodal
+    # teacher over trained member checkpoints, vskd.models.fusion)
+    arch: str = "trn"
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0
     # local ImageNet weights file for the backbone; "package" for efficientnet_lite0's packaged weights
     pretrained: str | None = None
@@ -178,6 +195,17 @@ class TeacherConfig:
     features: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
     input: ClipConfig = field(default_factory=ClipConfig)
     train: OptimConfig = field(default_factory=_teacher_optim)
+    # teacher.arch fusion only (vskd.models.fusion.FusionTeacher): the members, how they are fused
+    # (ensemble: fixed-weight mean of logits, nothing trained | late: learnt weights on the logits |
+    # feature: concatenated embeddings -> MLP -> fc0 -> logits), the feature MLP's width, whether the
+    # members are fine-tuned (default frozen), and the embedding an ensemble / late teacher gives the
+    # methods (project: the members' embeddings concatenated and projected to embed_dim by a fixed
+    # orthonormal map | concat: concatenated)
+    members: list[MemberConfig] = field(default_factory=list)
+    fusion: str = "late"
+    fusion_hidden: int = 512
+    finetune_members: bool = False
+    fusion_embedding: str = "project"
 
 
 @dataclass
@@ -452,7 +480,9 @@ _CHOICES = {
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
-    "teacher.arch": ("trn", "skeleton"),
+    "teacher.arch": ("trn", "skeleton", "fusion"),
+    "teacher.fusion": ("ensemble", "late", "feature"),
+    "teacher.fusion_embedding": ("project", "concat"),
     "teacher.train.optimizer": ("adam", "sgd"),
     "teacher.features.crop": ("centre", "person"),
     "student.train.optimizer": ("adam", "sgd"),
@@ -504,6 +534,7 @@ def validate(cfg: Config) -> None:
     if cfg.student.input.out_size < 16:
         raise ConfigError(f"config key 'student.input.out_size': expected >= 16, got {cfg.student.input.out_size}")
     _check_image_sizes(cfg)
+    _validate_members(cfg)
     if (cfg.teacher.arch == "skeleton") != (cfg.teacher.input.modality == "skeleton"):
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teacher "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "
@@ -518,6 +549,39 @@ def validate(cfg: Config) -> None:
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
+
+
+def _validate_members(cfg: Config) -> None:
+    """``teacher.members`` (read by ``teacher.arch: fusion`` only): at least one, each with a checkpoint
+    (or, in a saved fusion config, the member's own config), unique names, finite weights > 0."""
+    t = cfg.teacher
+    if t.arch != "fusion":
+        if t.members:
+            raise ConfigError(f"config key 'teacher.members': members are read by teacher.arch 'fusion' only "
+                              f"(got arch {t.arch!r})")
+        return
+    if not t.members:
+        raise ConfigError("config key 'teacher.members': a fusion teacher needs at least one member "
+                          "(a list of {checkpoint: best.pt of vskd train-teacher or train-student})")
+    names = []
+    for i, m in enumerate(t.members):
+        where = f"teacher.members[{i}]"
+        if not m.checkpoint and m.config is None:
+            raise ConfigError(f"config key '{where}.checkpoint': expected the path of a trained member "
+                              f"(best.pt of vskd train-teacher or vskd train-student)")
+        if m.kind is not None and m.kind not in ("teacher", "student"):
+            raise ConfigError(f"config key '{where}.kind': expected teacher or student, got {m.kind!r}")
+        if not (math.isfinite(m.weight) and m.weight > 0):
+            raise ConfigError(f"config key '{where}.weight': expected a finite number > 0, got {m.weight}")
+        if m.name is not None:
+            if not m.name or not m.name.replace("_", "").replace("-", "").isalnum():
+                raise ConfigError(f"config key '{where}.name': expected letters, digits, '-' or '_', got {m.name!r}")
+            if m.name in names:
+                raise ConfigError(f"config key '{where}.name': the name {m.name!r} is given twice")
+            names.append(m.name)
+    if not 1 <= t.fusion_hidden <= MAX_EMBED_DIM:
+        raise ConfigError(f"config key 'teacher.fusion_hidden': expected an integer in [1, {MAX_EMBED_DIM}], "
+                          f"got {t.fusion_hidden}")
 
 
 # ----------------------------------------------------------------------------- value ranges

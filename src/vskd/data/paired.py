@@ -10,7 +10,9 @@ built from one :class:`~vskd.data.recording.Recording`:
   (training items only: :class:`~vskd.data.augment.SignalAugment` perturbs the raw window first);
 * ``teacher`` (when a :class:`~vskd.data.frames.ClipSpec` is given): ``K`` TSN frames of the
   recording's depth or RGB video, float32 ``(K, 3, H, W)`` RGB in [0, 1]
-  (:func:`vskd.data.frames.clip_transform`);
+  (:func:`vskd.data.frames.clip_transform`); the joints for a :class:`SkeletonSpec`; for a multimodal
+  (fusion) teacher, :class:`MultiViewSpec`, a dict ``{member name: that member's view}`` (frames,
+  joints, or the wrist signal as a raw window / GAF image), batched view by view by :func:`collate`;
 * ``index`` (its stable position in the dataset, what contrastive methods such as CRD key their
   memory on), ``label`` (0-based class) and ``key`` (the recording's name, e.g. ``utd-mhad/a1_s1_t1``);
   with ``unlabeled`` keys given, ``labeled`` (bool), and ``label`` -1 for an unlabelled recording, whose
@@ -49,6 +51,7 @@ __all__ = [
     "ClipSpec",
     "DepthMapping",
     "GAFSpec",
+    "MultiViewSpec",
     "PairedDataset",
     "RawSpec",
     "clip_frames",
@@ -57,6 +60,7 @@ __all__ = [
     "resample_linear",
     "student_signal",
     "student_image",
+    "view_modality",
     "warm_cache",
 ]
 
@@ -272,6 +276,53 @@ def skeleton_view(recording: Recording, spec: SkeletonSpec, train: bool,
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
+@dataclass(frozen=True)
+class MultiViewSpec:
+    """The teacher's view for a multimodal (fusion) teacher: one view per member, by name.
+
+    ``views``: ``((name, spec), ...)`` with ``spec`` a :class:`ClipSpec` (depth / RGB frames), a
+    :class:`SkeletonSpec` (joints), a :class:`RawSpec` or a :class:`GAFSpec` (the wrist signal, as a
+    student member reads it); ``augments``: per view, the :class:`~vskd.data.augment.SignalAugment` of a
+    raw / GAF view on training items (None: none; ignored for clips and joints, which augment
+    themselves). The item's ``teacher`` is then ``{name: view}``, each view exactly what that member
+    was trained on (:func:`vskd.engine.builders.fusion_views` builds it from the members' configs).
+    """
+
+    views: tuple[tuple[str, Any], ...]
+    augments: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        views = tuple((str(n), v) for n, v in self.views)
+        object.__setattr__(self, "views", views)
+        if not views:
+            raise ConfigError("a multimodal teacher view needs at least one member view")
+        names = [n for n, _ in views]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"multimodal teacher views must have distinct names, got {names}")
+        for n, v in views:
+            if not isinstance(v, (ClipSpec, SkeletonSpec, RawSpec, GAFSpec)):
+                raise ConfigError(f"member view {n!r}: expected a ClipSpec, SkeletonSpec, RawSpec or GAFSpec, "
+                                  f"got {type(v).__name__}")
+        augments = tuple(self.augments) or (None,) * len(views)
+        if len(augments) != len(views):
+            raise ConfigError(f"{len(augments)} augmentations for {len(views)} member views")
+        object.__setattr__(self, "augments", tuple(a if a is not None and a.active else None for a in augments))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.views)
+
+    @property
+    def modalities(self) -> dict[str, str]:
+        """``{member name: the recording modality its view reads}``."""
+        return {n: view_modality(v) for n, v in self.views}
+
+
+def view_modality(spec: Any) -> str:
+    """The recording modality a view reads (``inertial`` for the raw and GAF views)."""
+    return "inertial" if isinstance(spec, (RawSpec, GAFSpec)) else spec.modality
+
+
 def clip_frames(recording: Recording, spec: ClipSpec, cache: ArrayCache | None = None) -> np.ndarray:
     """All frames of the recording's video decoded at the working size: uint8 ``(T, C, h, w)``
     (``C = 1`` depth, ``3`` RGB); cached under ``"clips"`` when ``cache``."""
@@ -366,7 +417,12 @@ class PairedDataset(Dataset):
         for rec in self.recordings:  # fail early and clearly: a missing modality names the recording
             if student is not None:
                 rec.source("inertial")
-            if teacher is not None:
+            if isinstance(teacher, MultiViewSpec):
+                for name, modality in teacher.modalities.items():
+                    if modality not in rec.sources:
+                        raise DataError(f"recording {rec.key} has no '{modality}' modality, which the multimodal "
+                                        f"teacher's member '{name}' reads (it has: {sorted(rec.sources) or 'none'})")
+            elif teacher is not None:
                 rec.source(teacher.modality)
 
     # --------------------------------------------------------------------------------- epochs
@@ -421,13 +477,30 @@ class PairedDataset(Dataset):
         else:
             item["student"] = torch.from_numpy(self._augmented_image(index) if self.train and self.student_augment
                                                else student_image(rec, self.student, self.cache))
-        if isinstance(self.teacher, SkeletonSpec):
-            item["teacher"] = skeleton_view(rec, self.teacher, self.train, self.item_rng(index) if self.train else None)
+        if isinstance(self.teacher, MultiViewSpec):
+            item["teacher"] = {name: self._view(index, spec, augment, stream)
+                               for stream, ((name, spec), augment) in
+                               enumerate(zip(self.teacher.views, self.teacher.augments), start=2)}
         elif self.teacher is not None:
-            frames = clip_frames(rec, self.teacher, self.cache)
-            rng = self.item_rng(index) if self.train else None
-            item["teacher"] = clip_transform(frames, self.teacher, self.train, rng)
+            item["teacher"] = self._view(index, self.teacher)
         return item
+
+    def _view(self, index: int, spec: Any, augment: SignalAugment | None = None, stream: int = 0) -> torch.Tensor:
+        """One teacher view of item ``index`` (``stream``: its generator's stream, distinct per member)."""
+        rec = self.recordings[index]
+        rng = self.item_rng(index, stream) if self.train else None
+        if isinstance(spec, SkeletonSpec):
+            return skeleton_view(rec, spec, self.train, rng)
+        if isinstance(spec, ClipSpec):
+            return clip_transform(clip_frames(rec, spec, self.cache), spec, self.train, rng)
+        window = None
+        if self.train and augment is not None:
+            window = augment(_inertial_window(rec, spec.axes), spec.axes, rng)
+        if isinstance(spec, RawSpec):
+            return torch.from_numpy(student_signal(rec, spec, window))
+        if window is not None:
+            return torch.from_numpy(_encode(rec, window, spec))
+        return torch.from_numpy(student_image(rec, spec, self.cache))
 
     def _raw_window(self, index: int) -> np.ndarray:
         """A training item's augmented raw window ``(T, C)`` (the recording is read once and kept)."""
@@ -447,7 +520,10 @@ class PairedDataset(Dataset):
         return _encode(rec, self.student_augment(window, axes, self.item_rng(index, stream=1)), self.student)
 
     def __repr__(self) -> str:
-        t = f"{self.teacher.modality} K={self.teacher.num_segments}" if self.teacher else "none"
+        if isinstance(self.teacher, MultiViewSpec):
+            t = "+".join(f"{n}:{m}" for n, m in self.teacher.modalities.items())
+        else:
+            t = f"{self.teacher.modality} K={self.teacher.num_segments}" if self.teacher else "none"
         s = "raw" if self.student_raw else self.student
         return f"PairedDataset({len(self)} recordings, train={self.train}, teacher={t}, student={s})"
 
@@ -462,7 +538,9 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     for k in items[0]:
         vals = [it[k] for it in items]
         v0 = vals[0]
-        if isinstance(v0, torch.Tensor):
+        if isinstance(v0, dict):  # a multimodal teacher's views: batched view by view
+            out[k] = collate(vals)
+        elif isinstance(v0, torch.Tensor):
             out[k] = torch.stack(vals) if all(v.shape == v0.shape for v in vals) else vals
         elif isinstance(v0, (bool, int, np.integer)):
             out[k] = torch.tensor([int(v) for v in vals], dtype=torch.long)
@@ -489,5 +567,11 @@ def warm_cache(dataset: PairedDataset, progress: bool = True) -> dict[str, int]:
             student_image(rec, dataset.student, cache)
         if isinstance(dataset.teacher, ClipSpec):
             clip_frames(rec, dataset.teacher, cache)
+        elif isinstance(dataset.teacher, MultiViewSpec):
+            for _, spec in dataset.teacher.views:
+                if isinstance(spec, ClipSpec):
+                    clip_frames(rec, spec, cache)
+                elif isinstance(spec, GAFSpec):
+                    student_image(rec, spec, cache)
     after = cache.stats.as_dict()
     return {k: after[k] - before[k] for k in after}

@@ -30,8 +30,9 @@ from vskd.config import Config
 from vskd.engine import dist
 from vskd.errors import ConfigError
 
-__all__ = ["build_student", "build_teacher", "clip_spec", "epoch_hook", "feature_datasets", "feature_spec",
-           "fit_student", "gaf_spec", "load_data", "loader", "make_optimizer", "make_scheduler", "method_options", "paired", "student_spec"]
+__all__ = ["build_fusion_teacher", "build_student", "build_teacher", "clip_spec", "epoch_hook", "feature_datasets",
+           "feature_spec", "fit_student", "fusion_views", "gaf_spec", "load_data", "loader", "make_optimizer",
+           "make_scheduler", "member_configs", "method_options", "paired", "student_spec"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -78,11 +79,58 @@ def clip_spec(cfg: Config):
     frames) or a :class:`~vskd.data.paired.SkeletonSpec`."""
     from vskd.data.paired import ClipSpec, SkeletonSpec
 
+    if cfg.teacher.arch == "fusion":
+        return fusion_views(cfg)
     c = cfg.teacher.input
     if c.modality == "skeleton":
         return SkeletonSpec(length=c.skeleton_length)
     return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
                     crop_size=c.crop_size, flip=c.flip)
+
+
+def member_configs(cfg: Config) -> list[tuple[str, str, Config]]:
+    """``[(name, kind, member config)]`` of a fusion teacher's members (``teacher.members``, whose
+    ``kind`` and ``config`` the engine filled in from the checkpoints, :mod:`vskd.engine.checkpoints`).
+    A member without a name takes its view's modality (``skeleton``, ``depth``, ``inertial``, ...;
+    ``_2``, ``_3`` on repeats)."""
+    from vskd.config import config_from_dict
+
+    out, taken = [], set()
+    for i, m in enumerate(cfg.teacher.members):
+        if m.config is None or m.kind is None:
+            raise ConfigError(f"config key 'teacher.members[{i}]': the member {m.checkpoint} was not read yet "
+                              f"(vskd reads its checkpoint when the fusion teacher is trained)")
+        mcfg = config_from_dict(m.config)
+        name = m.name
+        if name is None:
+            base = mcfg.teacher.input.modality if m.kind == "teacher" else "inertial"
+            name, k = base, 2
+            while name in taken or any(o.name == name for o in cfg.teacher.members):
+                name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        out.append((name, m.kind, mcfg))
+    return out
+
+
+def fusion_views(cfg: Config):
+    """The fusion teacher's view: a :class:`~vskd.data.paired.MultiViewSpec` of each member's own view
+    (a teacher member's ``teacher.input``, a student member's ``student.input`` with its training
+    augmentation)."""
+    from vskd.data.augment import SignalAugment
+    from vskd.data.paired import MultiViewSpec
+
+    views, augments = [], []
+    for name, kind, mcfg in member_configs(cfg):
+        if kind == "teacher":
+            if mcfg.teacher.arch == "fusion":
+                raise ConfigError(f"config key 'teacher.members': member {name!r} is itself a fusion teacher; "
+                                  f"list its members instead")
+            views.append((name, clip_spec(mcfg)))
+            augments.append(None)
+        else:
+            views.append((name, student_spec(mcfg)))
+            augments.append(SignalAugment.from_config(mcfg.student.input.augment))
+    return MultiViewSpec(tuple(views), tuple(augments))
 
 
 def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False, unlabeled=None):
@@ -185,6 +233,8 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
     from vskd.models.trn import VideoTeacher
 
     t = cfg.teacher
+    if t.arch == "fusion":
+        return build_fusion_teacher(cfg, num_classes)
     if t.arch == "skeleton":
         from vskd.models.skeleton import SkeletonTeacher
 
@@ -193,6 +243,28 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
                         embed_dim=t.embed_dim, dropout=t.dropout, subsets_per_scale=t.subsets_per_scale,
                         partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed,
                         frozen_backbone=t.frozen_backbone or t.features.cache)
+
+
+def build_fusion_teacher(cfg: Config, num_classes: int, members: dict[str, nn.Module] | None = None) -> nn.Module:
+    """The fusion teacher (:class:`~vskd.models.fusion.FusionTeacher`) of ``teacher.members``: the given
+    trained ``members`` (``{name: model}``), or, rebuilding a saved fusion teacher, untrained members
+    of the architectures their configs describe (the weights then come from the fusion checkpoint)."""
+    from vskd.models.fusion import FusionTeacher
+
+    t = cfg.teacher
+    specs = member_configs(cfg)
+    if members is None:
+        members = {}
+        for name, kind, mcfg in specs:
+            if kind == "teacher":
+                mcfg.teacher.pretrained = None
+                members[name] = build_teacher(mcfg, num_classes)
+            else:
+                mcfg.student.pretrained = None
+                members[name] = build_student(mcfg, num_classes)
+    return FusionTeacher(members, num_classes, fusion=t.fusion, weights=[m.weight for m in t.members],
+                         embed_dim=t.embed_dim, hidden=t.fusion_hidden, dropout=t.dropout,
+                         finetune=t.finetune_members, embedding=t.fusion_embedding, seed=cfg.seed)
 
 
 def build_student(cfg: Config, num_classes: int) -> nn.Module:

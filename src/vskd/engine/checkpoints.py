@@ -38,10 +38,11 @@ import torch
 from torch import nn
 
 from vskd.config import Config, config_from_dict
-from vskd.engine.builders import build_student, build_teacher
+from vskd.engine.builders import build_fusion_teacher, build_student, build_teacher, member_configs
 from vskd.errors import VskdError
 
-__all__ = ["BEST_KEYS", "CHECKPOINT_FORMAT", "atomic_save", "load_checkpoint", "load_student", "load_teacher",
+__all__ = ["BEST_KEYS", "CHECKPOINT_FORMAT", "atomic_save", "fusion_teacher", "load_checkpoint", "load_student",
+           "load_teacher",
            "nonfinite_entries", "rng_state", "safe_torch_load", "set_rng_state", "validate_checkpoint"]
 
 CHECKPOINT_FORMAT = "vskd-checkpoint-v1"
@@ -196,7 +197,9 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str | Path, model: nn.Mod
             raise VskdError(f"checkpoint {path}: its weights do not fit the {meta['kind']} its config describes: "
                             f"{' and '.join(parts)} entries")
         for k, v in expected.items():
-            if isinstance(v, torch.Tensor) and v.shape != state[k].shape:
+            # an empty buffer is a parameter set when the model is fitted (MiniRocket's dilations, ...):
+            # its size comes from the fit, and loading the state dict resizes it
+            if isinstance(v, torch.Tensor) and v.shape != state[k].shape and v.numel():
                 raise VskdError(f"checkpoint {path}: weight '{k}' has shape {_shape(state[k])}, the {meta['kind']} "
                                 f"its config describes ({n} classes) expects {_shape(v)}")
     return dict(meta)
@@ -282,3 +285,41 @@ def load_student(path: str | Path, purpose: str = "this command") -> tuple[nn.Mo
                         f"results.json beside it)")
     cfg.student.pretrained = None  # weights come from the checkpoint
     return _rebuild(path, ckpt, lambda: build_student(cfg, meta["num_classes"])), meta, cfg
+
+
+def fusion_teacher(cfg: Config, class_names: list[str]) -> nn.Module:
+    """A fusion teacher (``teacher.arch: fusion``) of the trained ``teacher.members`` checkpoints.
+
+    Each member is read as :func:`load_teacher` / :func:`load_student` read a checkpoint (weights only,
+    validated against the architecture its own config describes); its classes must be ``class_names``
+    (the dataset's, in order) and it may not be a fusion teacher itself. Each member's ``kind`` and
+    ``config`` are filled into ``cfg.teacher.members``, so the fusion teacher's own checkpoint holds
+    every member's architecture and view and rebuilds without the member files. Every problem is one
+    :class:`VskdError` naming the member's file.
+    """
+    loaded = []
+    for i, m in enumerate(cfg.teacher.members):
+        path = Path(m.checkpoint) if m.checkpoint else None
+        if path is None:
+            raise VskdError(f"config key 'teacher.members[{i}].checkpoint': expected a trained member's best.pt")
+        meta = validate_checkpoint(load_checkpoint(path), path)
+        names = meta.get("class_names")
+        if meta["num_classes"] != len(class_names) or (names is not None and list(names) != list(class_names)):
+            what = f"{meta['num_classes']} classes" if names is None else f"classes {_short(names)}"
+            raise VskdError(f"fusion member {path} was trained for {what}, but the dataset has "
+                            f"{len(class_names)} classes {_short(class_names)}")
+        if meta["kind"] == "teacher":
+            if meta["config"].get("teacher", {}).get("arch") == "fusion":
+                raise VskdError(f"fusion member {path} is itself a fusion teacher; list its members instead")
+            model, meta = load_teacher(path, len(class_names))
+        else:
+            model, meta, _ = load_student(path, "a fusion teacher member")
+        m.kind, m.config = meta["kind"], dict(meta["config"])
+        loaded.append(model)
+    members = {name: model for (name, _, _), model in zip(member_configs(cfg), loaded)}
+    return build_fusion_teacher(cfg, len(class_names), members)
+
+
+def _short(names) -> str:
+    names = list(names)
+    return "[" + ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") + "]"

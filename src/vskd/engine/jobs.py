@@ -36,7 +36,7 @@ from vskd.config import Config, config_from_dict, config_to_dict, save_config
 from vskd.engine import dist
 from vskd.engine.builders import (build_student, build_teacher, collate, epoch_hook, feature_datasets, fit_student,
                                   load_data, loader, make_optimizer, make_scheduler, method_options, paired)
-from vskd.engine.checkpoints import load_checkpoint, load_student, load_teacher, validate_checkpoint
+from vskd.engine.checkpoints import fusion_teacher, load_checkpoint, load_student, load_teacher, validate_checkpoint
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.evaluate import classification_metrics, predict, write_report
 from vskd.engine.pairing import ReassignedCache
@@ -213,8 +213,15 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
     False)."""
     run = _prepare_run(cfg, run_dir, resume)
     data = load_data(cfg)
-    teacher = build_teacher(cfg, len(data[2]))
+    if cfg.teacher.arch == "fusion":  # trained members, read (and their configs recorded) before training
+        teacher = fusion_teacher(cfg, list(data[2]))
+        if dist.is_main():
+            save_config(cfg, run / "config.yaml")
+    else:
+        teacher = build_teacher(cfg, len(data[2]))
     opt = cfg.teacher.train
+    if not any(p.requires_grad for p in teacher.parameters()):  # a teacher ensemble: nothing to train
+        return _untrained(cfg, run, data, teacher, progress, test)
     if cfg.teacher.tsn_lr_multipliers:
         from vskd.models.trn import tsn_param_groups
 
@@ -230,6 +237,39 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
         extra = {"feature_extraction": stats}
     return _train_supervised(cfg, run, data, teacher, "teacher", params, opt, resume, progress, test,
                              datasets=datasets, extra=extra)
+
+
+def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: bool, test: bool = True) -> dict:
+    """A teacher with no trainable parameter (``teacher.fusion: ensemble``): ``best.pt`` is written as it
+    is (epoch 1, no training), after one validation pass (none without a validation split); test is read
+    once, as for a trained one (unless ``test`` is False)."""
+    from vskd.engine.checkpoints import CHECKPOINT_FORMAT, atomic_save
+    from vskd.engine.trainer import TrainResult
+
+    _, splits, names = data
+    size = cfg.teacher.train.batch_size
+    vl = _eval_loader(cfg, splits.val, size, student=False, teacher=True)
+    test_l = _eval_loader(cfg, splits.test if test else [], size, student=False, teacher=True)
+    teacher.eval()
+
+    def forward(batch):
+        return teacher(batch["teacher"])
+
+    val = {"accuracy": None, "macro_f1": None} if vl is None else _evaluator(forward, len(names))(vl)
+    best = {"epoch": 0, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
+    history = [{"epoch": 1, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"]}]
+    meta = _meta(cfg, "teacher", names)
+    meta["train_keys"] = [r.name for r in splits.train]
+    if dist.is_main():
+        atomic_save({"format": CHECKPOINT_FORMAT, "epoch": 0, "model": teacher.state_dict(), "history": history,
+                     "best": best, "meta": meta}, run / "best.pt")
+    if progress and dist.is_main() and vl is not None:
+        print(f"[vskd] {cfg.teacher.fusion} teacher: nothing to train; val acc {val['accuracy']:.3f} "
+              f"f1 {val['macro_f1']:.3f}", flush=True)
+    dist.barrier()
+    result = TrainResult(best_epoch=0, best_val=best, history=history)
+    return _finish(run, "teacher", forward, teacher, test_l, names, result,
+                   extra={"trained": False, **_label_counts(splits)})
 
 
 def train_student(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,

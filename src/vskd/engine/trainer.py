@@ -75,6 +75,8 @@ def split_batch(batch: dict, parts: int) -> list[dict]:
     size = len(batch["label"])
 
     def take(v, m):
+        if isinstance(v, dict):  # a multimodal teacher's views
+            return {k: take(x, m) for k, x in v.items()}
         if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == size:
             return v[m::parts]
         if isinstance(v, np.ndarray) and v.ndim > 0 and v.shape[0] == size:

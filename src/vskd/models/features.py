@@ -188,7 +188,11 @@ def check_method_on_student(method: nn.Module, student: nn.Module) -> None:
 
 
 def teacher_taps(teacher: nn.Module) -> dict[str, Tap]:
-    """The teacher's features for its backbone (see the module docstring)."""
+    """The teacher's features for its backbone (see the module docstring); a teacher with its own table
+    (``TEACHER_TAPS``: the fusion teacher, :mod:`vskd.models.fusion`) has only those."""
+    own = getattr(teacher, "TEACHER_TAPS", None)
+    if own is not None:
+        return {name: Tap(path) for name, path in own.items()}
     taps = {
         "logits": Tap(""),
         "emb": Tap("embedding"),
@@ -225,7 +229,9 @@ class FeatureTaps:
         self.side = side
         unknown = [n for n in self.names if n not in taps]
         if unknown:
-            raise ConfigError(f"{side} feature {unknown[0]!r} is unknown (available: {', '.join(taps)})")
+            note = getattr(model, "TAPS_NOTE", None)
+            raise ConfigError(f"{side} feature {unknown[0]!r} is unknown (available: {', '.join(taps)})"
+                              + (f": {note}" if note else ""))
         self.taps = {n: taps[n] for n in self.names}
         if any(t.per_frame for t in self.taps.values()) and not num_segments:
             raise ConfigError(f"{side} features {list(self.names)} are per-frame but the model has no num_segments")
