@@ -92,7 +92,7 @@ class GAFConfig:
     raw-signal students (``student.arch`` inception1d / minirocket / watch1d) the window resampled to
     ``length`` samples and normalised by the student (``normalize``); ``axes`` and ``augment`` serve both."""
 
-    method: str = "summation"  # summation (GASF) | difference (GADF)
+    method: str = "summation"  # summation (GASF) | difference (GADF) | both (GASF and GADF: 2 channels per axis)
     axes: list[str] = field(default_factory=lambda: ["acc_x", "acc_y", "acc_z"])
     image_size: int | None = None  # PAA length before the GAF (None: the recording's length)
     out_size: int = 224  # final square image size (bilinear)
@@ -215,6 +215,9 @@ class StudentConfig:
     arch: str = "resnet18"
     pretrained: str | None = None  # local torchvision ImageNet state_dict
     embed_dim: int = 300
+    # the head's initialisation: random (PyTorch's default) | ridge (the minirocket student only: fc0/fc1
+    # reproduce a RidgeClassifierCV fitted on the standardised training features; vskd.models.minirocket)
+    head_init: str = "random"
     input: GAFConfig = field(default_factory=GAFConfig)
     train: OptimConfig = field(default_factory=OptimConfig)
 
@@ -475,8 +478,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 _CHOICES = {
     "data.protocol": ("cross-subject", "subject-specific", "cross-view", "cross-scene", "cross-session"),
     "data.selection": ("val", "cv"),
-    "student.input.method": ("summation", "difference"),
+    "student.input.method": ("summation", "difference", "both"),
     "student.input.normalize": ("none", "recording", "dataset"),
+    "student.head_init": ("random", "ridge"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),

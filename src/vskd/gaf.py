@@ -71,6 +71,8 @@ __all__ = [
 
 ArrayLike = TypeVar("ArrayLike", np.ndarray, Tensor)
 Method = Literal["summation", "difference"]
+#: an image's method: one field, or ``both`` (GASF channels, then GADF channels: 2C channels)
+ImageMethod = Literal["summation", "difference", "both"]
 Scaling = Literal["minmax", "affine"]
 Orientation = Literal["standard", "authors"]
 
@@ -90,6 +92,18 @@ def _check_method(method: str) -> str:
     if not isinstance(method, str) or method not in _METHODS:
         raise VskdError(
             f"GAF option 'method' must be 'summation' (or 's') or 'difference' (or 'd'), got {method!r}"
+        )
+    return _METHODS[method]
+
+
+def _check_image_method(method: str) -> str:
+    """An image's method: a field's (:func:`_check_method`) or ``both`` (GASF and GADF stacked)."""
+    if method == "both":
+        return "both"
+    if not isinstance(method, str) or method not in _METHODS:
+        raise VskdError(
+            f"GAF option 'method' must be 'summation' (or 's'), 'difference' (or 'd') or 'both' "
+            f"(GASF and GADF channels), got {method!r}"
         )
     return _METHODS[method]
 
@@ -426,8 +440,12 @@ def _image_from_window(window: Tensor, method: str, image_size: int | float | No
                        scaling: str, orientation: str, eager: bool) -> Tensor:
     """(..., T, C) float tensor -> (..., C, S', S') float32 in [0, 1]; the shared body of gaf_image/GAFEncoder.
 
+    ``method='both'``: the GASF image's C channels, then the GADF image's C channels (..., 2C, S', S').
     ``eager`` (gaf_image) scales the freshly computed field in place; the module path is out-of-place.
     """
+    if method == "both":
+        return torch.cat([_image_from_window(window, m, image_size, out_size, scaling, orientation, eager)
+                          for m in ("summation", "difference")], dim=-3)
     series = window.transpose(-1, -2)  # (..., C, T)
     size = resolve_image_size(image_size, series.shape[-1])
     kind = "difference_t" if (method == "difference" and orientation == "authors") else method
@@ -462,7 +480,7 @@ def _image_from_window(window: Tensor, method: str, image_size: int | float | No
 
 def gaf_image(
     window: ArrayLike,
-    method: Method = "summation",
+    method: ImageMethod = "summation",
     image_size: int | float | None = None,
     out_size: int | None = None,
     scaling: Scaling = "minmax",
@@ -486,16 +504,20 @@ def gaf_image(
       exports to ONNX as a plain ``Resize``), applied after scaling, as the authors resize their saved
       images; bilinear interpolation keeps values in [0, 1].
 
+    * ``method='both'``: the GASF image's C channels followed by the GADF image's C channels,
+      ``(..., 2C, S, S)`` (each scaled on its own, as above).
+
     Returns the same kind as ``window`` (NumPy or torch on the same device), always float32.
     """
-    m = _check_method(method)
+    m = _check_image_method(method)
     _check_choice("scaling", scaling, _SCALINGS)
     _check_choice("orientation", orientation, _ORIENTATIONS)
     osz = _check_out_size(out_size)
     t, is_numpy, _ = _to_tensor(window, "window")
     if t.ndim < 2:
         raise VskdError(f"GAF image input 'window' must have shape (..., T, C), got shape {tuple(t.shape)}")
-    check_gaf_side(resolve_image_size(image_size, t.shape[-2]), t.shape[-1], "GAF image input 'window'")
+    check_gaf_side(resolve_image_size(image_size, t.shape[-2]), t.shape[-1] * (2 if m == "both" else 1),
+                   "GAF image input 'window'")
     _check_finite(t, "window")
     img = _image_from_window(t, m, image_size, osz, scaling, orientation, eager=True)
     return img.numpy() if is_numpy else img
@@ -515,14 +537,14 @@ class GAFEncoder(nn.Module):
 
     def __init__(
         self,
-        method: Method = "summation",
+        method: ImageMethod = "summation",
         image_size: int | float | None = None,
         out_size: int | None = None,
         scaling: Scaling = "minmax",
         orientation: Orientation = "standard",
     ) -> None:
         super().__init__()
-        self.method = _check_method(method)
+        self.method = _check_image_method(method)
         if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, (bool, np.bool_)):
             resolve_image_size(image_size, max(int(image_size), 1))  # 1 <= S (S <= T is checked per call)
         elif image_size is not None:
@@ -541,7 +563,8 @@ class GAFEncoder(nn.Module):
             if not isinstance(window, Tensor) or window.ndim != 3 or not window.is_floating_point():
                 shape = tuple(window.shape) if isinstance(window, Tensor) else type(window).__name__
                 raise VskdError(f"GAFEncoder expects a float tensor (B, T, C), got {shape}")
-            check_gaf_side(resolve_image_size(self.image_size, window.shape[1]), window.shape[2], "GAFEncoder input")
+            check_gaf_side(resolve_image_size(self.image_size, window.shape[1]),
+                           window.shape[2] * (2 if self.method == "both" else 1), "GAFEncoder input")
             _check_finite(window, "window")
         return _image_from_window(window, self.method, self.image_size, self.out_size, self.scaling,
                                   self.orientation, eager=False)

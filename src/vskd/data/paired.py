@@ -73,8 +73,9 @@ class GAFSpec:
     """The student's view: which inertial axes, encoded how (the arguments of :func:`vskd.gaf.gaf_image`).
 
     Attributes:
-        method: ``"summation"`` (GASF, the paper's) or ``"difference"`` (GADF).
-        axes: inertial channels, one image channel each (x, y, z -> R, G, B in the paper).
+        method: ``"summation"`` (GASF, the paper's), ``"difference"`` (GADF) or ``"both"`` (the GASF
+            channels, then the GADF channels: two image channels per axis, :attr:`channels`).
+        axes: inertial channels, one image channel each (x, y, z -> R, G, B in the paper; two with ``both``).
         image_size: PAA length before the GAF (None: the recording's own length, as the authors; a
             float in (0, 1] is a fraction of the length, as in pyts).
         out_size: side of the final image (bilinear resize; 224 in the paper; None keeps the GAF size,
@@ -84,7 +85,7 @@ class GAFSpec:
         orientation: ``"standard"`` (pyts) or ``"authors"`` (their arcsin GADF, the transpose).
     """
 
-    method: Literal["summation", "difference"] = "summation"
+    method: Literal["summation", "difference", "both"] = "summation"  # both: GASF then GADF channels
     axes: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
     image_size: int | None = None
     out_size: int | None = 224
@@ -98,8 +99,8 @@ class GAFSpec:
             object.__setattr__(self, "axes", tuple(self.axes))
         if not self.axes:
             raise ConfigError("GAF axes must name at least one inertial channel, e.g. ('acc_x', 'acc_y', 'acc_z')")
-        if self.method not in ("summation", "difference"):
-            raise ConfigError(f"GAF method must be 'summation' or 'difference', got {self.method!r}")
+        if self.method not in ("summation", "difference", "both"):
+            raise ConfigError(f"GAF method must be 'summation', 'difference' or 'both', got {self.method!r}")
         if self.scaling not in ("minmax", "affine"):
             raise ConfigError(f"GAF scaling must be 'minmax' or 'affine', got {self.scaling!r}")
         if self.orientation not in ("standard", "authors"):
@@ -121,6 +122,11 @@ class GAFSpec:
         translation the training jobs (:mod:`vskd.engine.builders`) and the deployed model share."""
         return cls(method=options.method, axes=tuple(options.axes), image_size=options.image_size,
                    out_size=options.out_size, scaling=options.scaling, orientation=options.orientation)
+
+    @property
+    def channels(self) -> int:
+        """Channels of the image: one per axis, two (GASF, GADF) per axis with ``method='both'``."""
+        return len(self.axes) * (2 if self.method == "both" else 1)
 
     def params(self) -> dict[str, Any]:
         """The options that determine the image (the GAF cache key's part)."""
@@ -155,6 +161,11 @@ class RawSpec:
         """The raw view of a config's ``student.input`` section (:class:`vskd.config.GAFConfig`: ``axes``,
         ``length``)."""
         return cls(axes=tuple(options.axes), length=options.length)
+
+    @property
+    def channels(self) -> int:
+        """Channels of the window: one per axis."""
+        return len(self.axes)
 
     def __post_init__(self) -> None:
         axes = self.axes

@@ -272,13 +272,15 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
     from vskd.models.registry import build_student_model
 
     s = cfg.student
-    return build_student_model(s.arch, num_classes, in_channels=len(s.input.axes), embed_dim=s.embed_dim,
-                               pretrained=s.pretrained, normalize=s.input.normalize, seed=cfg.seed)
+    return build_student_model(s.arch, num_classes, in_channels=student_spec(cfg).channels, embed_dim=s.embed_dim,
+                               pretrained=s.pretrained, normalize=s.input.normalize, seed=cfg.seed,
+                               head_init=s.head_init)
 
 
 def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
-    """Fit what a raw-signal student fits on the (unaugmented) training windows: its input statistics and,
-    for MiniRocket, its transform. GAF students have nothing to fit."""
+    """Fit what a raw-signal student fits on the (unaugmented) training windows and their labels: its input
+    statistics and, for MiniRocket, its transform (and with ``student.head_init: ridge`` its head's
+    closed-form initialisation). GAF students have nothing to fit."""
     if not hasattr(student, "fit"):
         return
     from vskd.data.paired import student_signal
@@ -288,7 +290,7 @@ def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
         raise ConfigError(f"config key 'student.input.length': {spec.length} samples is shorter than the "
                           f"{cfg.student.arch} student's receptive field ({student.min_length} samples)")
     windows = torch.stack([torch.from_numpy(student_signal(r, spec)) for r in train_recordings])
-    student.fit(windows)
+    student.fit(windows, labels=torch.tensor([r.label for r in train_recordings], dtype=torch.long))
 
 
 # ----------------------------------------------------------------------------- training

@@ -35,7 +35,22 @@ generator), :class:`MiniRocketFeatures` is its ``_static_transform_multi`` as ba
 training features' mean and standard deviation (fitted with the transform; MiniRocket's own
 classifier standardises before its ridge), ``fc0 = Linear(F, 300)`` (the embedding), ReLU, ``fc1``.
 Features of the same input are the same once fitted, so the module keeps them in an in-memory cache
-keyed by the window's bytes (training without augmentation computes each window's features once).
+keyed by the window's bytes (training without augmentation computes each window's features once; the
+training windows' features computed by :meth:`MiniRocketStudent.fit` are kept there too).
+
+**Closed-form head** (``head_init="ridge"``, config ``student.head_init: ridge``): MiniRocket's own
+classifier is a ridge regression of the :math:`\\pm 1` one-vs-rest targets on the standardised
+features, :math:`\\hat W = \\arg\\min_W \\lVert Y - Z W^\\top - b \\rVert^2 + \\alpha \\lVert W \\rVert^2`
+with :math:`\\alpha` chosen by leave-one-out cross-validation among ``logspace(-3, 3, 10)``
+(scikit-learn's ``RidgeClassifierCV``, aeon's ``MiniRocketClassifier`` default; Dempster et al. 2021,
+sec. 3). :func:`ridge_head` fits it on the training features and writes it into the trainable head
+without breaking the distillable contract (``fc0`` a 300-d embedding, ReLU, ``fc1`` the logits): with
+:math:`s = \\hat W z + b` the ridge scores of the ``K`` classes, ``fc0``'s first ``2K`` units are
+:math:`s` and :math:`-s`, and ``fc1 = [I, -I, 0]``, so that :math:`\\mathrm{ReLU}(s) -
+\\mathrm{ReLU}(-s) = s`: before training the student's logits *are* the ridge classifier's decision
+values (its predictions exactly). The other ``300 - 2K`` embedding units keep PyTorch's random
+initialisation and start with zero weight in ``fc1``; training (cross-entropy, distillation) then starts
+from the ridge solution.
 """
 
 from __future__ import annotations
@@ -49,7 +64,10 @@ from torch import Tensor, nn
 
 from vskd.errors import ConfigError, DataError
 
-__all__ = ["KERNEL_INDICES", "MiniRocketFeatures", "MiniRocketStudent", "fit_minirocket"]
+__all__ = ["KERNEL_INDICES", "RIDGE_ALPHAS", "MiniRocketFeatures", "MiniRocketStudent", "fit_minirocket", "ridge_head"]
+
+#: the ridge penalties RidgeClassifierCV chooses among (aeon's MiniRocketClassifier default)
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 10))
 
 #: positions of the weight 2 in each of the 84 kernels (aeon's ``MiniRocket._indices``)
 KERNEL_INDICES = np.array(list(combinations(range(9), 3)), dtype=np.int64)
@@ -276,11 +294,52 @@ class MiniRocketFeatures(nn.Module):
         return torch.cat(out, dim=1)
 
 
+def ridge_head(fc0: nn.Linear, fc1: nn.Linear, features: Tensor, labels: Tensor) -> float:
+    """Initialise ``fc0 -> ReLU -> fc1`` so that it computes the ridge classifier of ``features``
+    ``(N, F)`` (already standardised) and ``labels`` ``(N,)`` (see the module docstring); returns the
+    penalty :math:`\\alpha` leave-one-out cross-validation chose. A class absent from ``labels`` gets
+    the score a ridge fit gives it (weights 0, intercept -1: all its targets are -1)."""
+    from sklearn.linear_model import RidgeClassifierCV
+
+    k, e = fc1.out_features, fc0.out_features
+    if 2 * k > e:
+        raise ConfigError(f"config key 'student.head_init': ridge needs an embedding of at least 2 x {k} classes "
+                          f"= {2 * k} units (student.embed_dim is {e})")
+    y = labels.detach().cpu().numpy().astype(np.int64)
+    if len(np.unique(y)) < 2:
+        raise DataError(f"student.head_init ridge: the training split has {len(np.unique(y))} class; a ridge "
+                        f"classifier needs at least 2")
+    if y.min() < 0 or y.max() >= k:
+        raise DataError(f"student.head_init ridge: training labels must lie in 0..{k - 1}, got {y.min()}..{y.max()}")
+    z = features.detach().cpu().double().numpy()
+    ridge = RidgeClassifierCV(alphas=RIDGE_ALPHAS).fit(z, y)
+    coef, icpt = np.atleast_2d(ridge.coef_), np.atleast_1d(ridge.intercept_)
+    if len(ridge.classes_) == 2:  # binary: one decision d, class 1 when d > 0; scores (-d, d)
+        coef, icpt = np.concatenate([-coef, coef]), np.concatenate([-icpt, icpt])
+    w = torch.zeros(k, fc0.in_features, dtype=torch.float64)
+    b = torch.full((k,), -1.0, dtype=torch.float64)
+    cls = torch.as_tensor(ridge.classes_, dtype=torch.long)
+    w[cls] = torch.from_numpy(coef)
+    b[cls] = torch.from_numpy(icpt)
+    with torch.no_grad():
+        fc0.weight[:k] = w.float()
+        fc0.weight[k:2 * k] = -w.float()
+        fc0.bias[:k] = b.float()
+        fc0.bias[k:2 * k] = -b.float()
+        fc1.weight.zero_()
+        eye = torch.eye(k)
+        fc1.weight[:, :k] = eye
+        fc1.weight[:, k:2 * k] = -eye
+        fc1.bias.zero_()
+    return float(ridge.alpha_)
+
+
 class MiniRocketStudent(nn.Module):
     """MiniRocket features -> standardisation -> ``fc0`` (embedding) -> ReLU -> ``fc1`` (logits).
 
     ``forward(window (B, C, T))``, after :meth:`fit` on the training windows (the transform, then the
-    features' mean and standard deviation). Submodules: ``norm`` (input normalisation,
+    features' mean and standard deviation; with ``head_init="ridge"`` and the training labels, the
+    head's closed-form initialisation, :func:`ridge_head`). Submodules: ``norm`` (input normalisation,
     :class:`vskd.models.raw_students.InputNorm`), ``features`` (:class:`MiniRocketFeatures`), ``scale``
     (the standardisation; its output is the ``pooled`` feature), ``fc0``, ``act``, ``fc1``. It has no
     intermediate maps.
@@ -295,13 +354,22 @@ class MiniRocketStudent(nn.Module):
     step_features = True
 
     def __init__(self, num_classes: int, in_channels: int = 3, embed_dim: int = 300, num_features: int = 10_000,
-                 normalize: str = "none", seed: int = 0, cache_features: bool = True) -> None:
+                 normalize: str = "none", seed: int = 0, cache_features: bool = True,
+                 head_init: str = "random") -> None:
         super().__init__()
         from vskd.models.raw_students import InputNorm, Standardize
 
         if num_classes < 1:
             raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
+        if head_init not in ("random", "ridge"):
+            raise ConfigError(f"config key 'student.head_init': expected random or ridge, got {head_init!r}")
+        if head_init == "ridge" and 2 * num_classes > embed_dim:
+            raise ConfigError(f"config key 'student.head_init': ridge needs an embedding of at least 2 x "
+                              f"{num_classes} classes = {2 * num_classes} units (student.embed_dim is {embed_dim})")
         self.arch = "minirocket"
+        self.head_init = head_init
+        #: the ridge penalty chosen by fit() (head_init ridge), for the record
+        self.ridge_alpha: float | None = None
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.embed_dim = embed_dim
@@ -319,15 +387,28 @@ class MiniRocketStudent(nn.Module):
     def min_length(self) -> int:
         return self.features.min_length
 
-    def fit(self, windows: Tensor) -> None:
-        """Fit the input normalisation, the transform and the standardisation on training windows ``(N, C, T)``."""
+    def fit(self, windows: Tensor, labels: Tensor | None = None) -> None:
+        """Fit the input normalisation, the transform and the standardisation on training windows ``(N, C, T)``;
+        with ``head_init="ridge"``, initialise the head from ``labels`` ``(N,)`` (:func:`ridge_head`)."""
+        if self.head_init == "ridge" and (labels is None or len(labels) != len(windows)):
+            raise ConfigError("student.head_init ridge: fit() needs the training labels, one per window")
         self.norm.fit(windows)
         with torch.no_grad():
             x = self.norm(windows)
             self.features.fit(x, seed=self.seed)
             self._cache.clear()
             feats = torch.cat([self.features(x[i:i + 64]) for i in range(0, len(x), 64)])
+            if self.cache_features and len(x) <= self.CACHE_ITEMS:  # training reads these windows again
+                for row, f in zip(x, feats):
+                    self._cache[self._key(row)] = f
         self.scale.fit(feats)
+        if self.head_init == "ridge":
+            with torch.no_grad():
+                self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats), labels)
+
+    @staticmethod
+    def _key(row: Tensor) -> bytes:
+        return hashlib.blake2b(row.detach().cpu().numpy().tobytes(), digest_size=16).digest()
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._cache.clear()
@@ -339,7 +420,7 @@ class MiniRocketStudent(nn.Module):
         if not self.cache_features or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() \
                 or torch.is_grad_enabled() and x.requires_grad:
             return self.features(x)
-        keys = [hashlib.blake2b(row.detach().cpu().numpy().tobytes(), digest_size=16).digest() for row in x]
+        keys = [self._key(row) for row in x]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
             with torch.no_grad():

@@ -111,8 +111,8 @@ class _Head(nn.Module):
             raise DataError(f"window of {x.shape[2]} samples is shorter than the {self.arch} student's receptive "
                             f"field ({self.min_length} samples)")
 
-    def fit(self, windows: Tensor) -> None:
-        """Fit what is fitted on the training windows (the input normalisation)."""
+    def fit(self, windows: Tensor, labels: Tensor | None = None) -> None:
+        """Fit what is fitted on the training windows (the input normalisation; ``labels`` are not used)."""
         self.norm.fit(windows)
 
 

@@ -3,10 +3,10 @@
 ``STUDENTS[name] = StudentEntry(view, build)``: ``view`` is ``"gaf"`` (a GAF image ``(B, C, S, S)``,
 :class:`~vskd.models.student.GAFStudent`) or ``"raw"`` (the resampled window ``(B, C, T)``,
 :mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`); ``build(num_classes, in_channels,
-embed_dim, pretrained, normalize, seed)`` returns the model. :func:`build_student_model` is what
+embed_dim, pretrained, normalize, seed, head_init)`` returns the model. :func:`build_student_model` is what
 ``vskd.engine.builders.build_student`` calls; an unknown name is one :class:`ConfigError` line listing
-the known ones. A raw student has ``fit(windows)`` (input statistics; MiniRocket's transform), called
-on the training windows before training.
+the known ones. A raw student has ``fit(windows, labels)`` (input statistics; MiniRocket's transform and, with
+``head_init="ridge"``, its closed-form head), called on the training windows before training.
 """
 
 from __future__ import annotations
@@ -29,17 +29,26 @@ class StudentEntry:
     summary: str = ""
 
 
+def _check_head_init(arch: str, head_init: str) -> None:
+    if head_init != "random" and arch != "minirocket":
+        raise ConfigError(f"config key 'student.head_init': {head_init!r} initialises the minirocket student's "
+                          f"head only (its fixed features make a closed-form head possible); the {arch} "
+                          f"student expects 'random'")
+
+
 def _gaf(arch: str):
-    def build(num_classes, in_channels, embed_dim, pretrained=None, normalize="none", seed=0):
+    def build(num_classes, in_channels, embed_dim, pretrained=None, normalize="none", seed=0, head_init="random"):
         from vskd.models.student import GAFStudent
 
+        _check_head_init(arch, head_init)
         return GAFStudent(num_classes=num_classes, arch=arch, embed_dim=embed_dim, in_channels=in_channels,
                           pretrained=pretrained)
     return build
 
 
 def _raw(cls_path: str, arch: str):
-    def build(num_classes, in_channels, embed_dim, pretrained=None, normalize="none", seed=0):
+    def build(num_classes, in_channels, embed_dim, pretrained=None, normalize="none", seed=0, head_init="random"):
+        _check_head_init(arch, head_init)
         if pretrained is not None:
             raise ConfigError(f"config key 'student.pretrained': the {arch} student has no pretrained weights "
                               f"(expected null)")
@@ -47,7 +56,7 @@ def _raw(cls_path: str, arch: str):
         import importlib
 
         cls = getattr(importlib.import_module(module), name)
-        kwargs = {"seed": seed} if arch == "minirocket" else {}
+        kwargs = {"seed": seed, "head_init": head_init} if arch == "minirocket" else {}
         return cls(num_classes=num_classes, in_channels=in_channels, embed_dim=embed_dim, normalize=normalize,
                    **kwargs)
     return build
@@ -84,6 +93,7 @@ def is_raw(arch: str) -> bool:
 
 
 def build_student_model(arch: str, num_classes: int, in_channels: int = 3, embed_dim: int = 300,
-                        pretrained: str | Path | None = None, normalize: str = "none", seed: int = 0) -> nn.Module:
+                        pretrained: str | Path | None = None, normalize: str = "none", seed: int = 0,
+                        head_init: str = "random") -> nn.Module:
     """The student ``arch`` (see :data:`STUDENTS`), unfitted and untrained."""
-    return _entry(arch).build(num_classes, in_channels, embed_dim, pretrained, normalize, seed)
+    return _entry(arch).build(num_classes, in_channels, embed_dim, pretrained, normalize, seed, head_init)
