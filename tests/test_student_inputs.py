@@ -172,3 +172,49 @@ def test_gaf_both_trains_and_deploys(tmp_path, capsys):
     with torch.no_grad():
         out = model(torch.randn(1, 90, 3))
     assert out.shape == (1, len(info.class_names))
+
+
+# ------------------------------------------------------------------------------------------ deploy: watch latency
+def _fixed_and_free():
+    from vskd.deploy.model import WindowModel
+
+    torch.manual_seed(0)
+    student = build_student_model("watch1d", 4, 3).eval()
+    return (WindowModel(student, None, raw_length=64, input_length=64).eval(),
+            WindowModel(student, None, raw_length=64).eval())
+
+
+def test_raw_window_model_of_fixed_length_skips_the_identity_resampling():
+    fixed, free = _fixed_and_free()
+    x = torch.randn(2, 64, 3)
+    with torch.no_grad():
+        assert torch.allclose(fixed(x), free(x), atol=1e-6)  # resampling 64 -> 64 is the identity
+        with pytest.raises(DataError, match="exactly 64 samples"):
+            fixed(torch.randn(1, 50, 3))
+        assert free(torch.randn(1, 50, 3)).shape == (1, 4)  # without a fixed length: resampled inside
+
+
+@pytest.mark.slow
+def test_raw_export_of_fixed_length_has_no_resize_and_int8_covers_relu_add(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from vskd.deploy.export import INT8_OP_TYPES, export_onnx, quantize_int8
+    from vskd.deploy.model import DeployInfo
+    from vskd.deploy.runtime import load_predictor
+
+    fixed, _ = _fixed_and_free()
+    info = DeployInfo(class_names=list("abcd"), axes=["acc_x", "acc_y", "acc_z"], rate_hz=50.0, window_length=64,
+                      min_length=2, gaf={}, arch="watch1d", extra={"view": "raw", "length": 64})
+    path = export_onnx(fixed, info, tmp_path / "w.onnx")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "Resize" not in ops and not ops & {"GatherND", "GatherElements"}
+    pred = load_predictor(path, threads=1)
+    w = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(pred.predict_window(w), fixed(torch.from_numpy(w)[None]).numpy()[0], atol=1e-4)
+    # int8 keeps the activations quantised between the convolutions: ReLU and Add are covered too
+    assert {"Relu", "Add"} <= set(INT8_OP_TYPES)
+    q = quantize_int8(path, tmp_path / "w8.onnx", [pred.prepare(w)])
+    qops = [n.op_type for n in onnx.load(str(q)).graph.node]
+    assert qops.count("QuantizeLinear") > 0 and load_predictor(q, threads=1).predict_window(w).shape == (4,)

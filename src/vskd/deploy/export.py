@@ -136,8 +136,13 @@ class _Calibration:
         pass
 
 
-def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list[np.ndarray]) -> Path:
-    """Static int8 quantisation of an fp32 vskd ONNX model (Conv and Gemm nodes, QDQ, per-channel).
+#: the node types int8 quantisation covers by default
+INT8_OP_TYPES = ("Conv", "Gemm", "Relu", "Add")
+
+
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list[np.ndarray],
+                  op_types: tuple[str, ...] = INT8_OP_TYPES) -> Path:
+    """Static int8 quantisation of an fp32 vskd ONNX model (``op_types`` nodes, QDQ, per-channel).
 
     ``calibration``: prepared windows (T, C) float32 (at least one). The metadata is copied with
     ``precision = "int8"``.
@@ -172,7 +177,7 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
         try:
             quantize_static(source, str(out_path), _Calibration(calibration, "window"),
                             quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
-                            activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv", "Gemm"],
+                            activation_type=QuantType.QUInt8, op_types_to_quantize=list(op_types),
                             calibrate_method=CalibrationMethod.MinMax)
         finally:
             root.setLevel(level)

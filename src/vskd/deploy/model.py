@@ -39,11 +39,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vskd.data.resample import resample_linear
-from vskd.errors import ConfigError, VskdError
+from vskd.errors import ConfigError, DataError, VskdError
 from vskd.gaf import GAFEncoder
 
 __all__ = ["DEPLOY_FORMAT", "DeployInfo", "WindowModel", "dataset_rate", "load_checkpoint_model", "resample"]
@@ -109,9 +110,13 @@ class WindowModel(nn.Module):
     from them) and ``student`` is the trained :class:`~vskd.models.student.GAFStudent`. Raw-signal
     student: ``gaf=None`` and ``raw_length=L``: the window is resampled to ``L`` samples and transposed
     to ``(B, C, L)``. ``C`` must equal the number of axes the student was trained on, in the same order.
+    ``input_length``: the fixed length of every input window, when the deployment fixes one
+    (``vskd export --window-length``); equal to ``L``, the resampling is the identity and is left out
+    of the model (and of an exported graph: no ``Resize`` node, the resampling done by the caller).
     """
 
-    def __init__(self, student: nn.Module, gaf: dict[str, Any] | None, raw_length: int | None = None) -> None:
+    def __init__(self, student: nn.Module, gaf: dict[str, Any] | None, raw_length: int | None = None,
+                 input_length: int | None = None) -> None:
         super().__init__()
         if (gaf is None) == (raw_length is None):
             raise ConfigError("WindowModel needs either GAF options (a GAF student) or raw_length (a raw-signal one)")
@@ -119,6 +124,7 @@ class WindowModel(nn.Module):
             method=gaf["method"], image_size=gaf.get("image_size"), out_size=gaf.get("out_size"),
             scaling=gaf.get("scaling", "minmax"), orientation=gaf.get("orientation", "standard"))
         self.raw_length = raw_length
+        self.input_length = input_length
         if hasattr(student, "cache_features"):
             student.cache_features = False  # the deployed model computes every window's features
         self.student = student
@@ -127,7 +133,11 @@ class WindowModel(nn.Module):
         if self.gaf is not None:
             return self.student(self.gaf(window))
         x = window.transpose(1, 2)
-        x = F.interpolate(x, size=self.raw_length, mode="linear", align_corners=True)
+        if self.input_length is None or self.input_length != self.raw_length:
+            x = F.interpolate(x, size=self.raw_length, mode="linear", align_corners=True)
+        elif x.shape[-1] != self.raw_length and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+            raise DataError(f"window of {x.shape[-1]} samples: this model takes windows of exactly "
+                            f"{self.input_length} samples (resampled by the caller)")
         return self.student(x)
 
 
@@ -172,7 +182,7 @@ def load_checkpoint_model(path: str | Path, window_length: int | None = None,
                           window_length=window_length, min_length=2, gaf={}, arch=cfg.student.arch,
                           source=Path(path).name,
                           extra={"view": "raw", "length": length, "normalize": cfg.student.input.normalize})
-        return WindowModel(student, None, raw_length=length).eval(), info, cfg
+        return WindowModel(student, None, raw_length=length, input_length=window_length).eval(), info, cfg
     spec = GAFSpec.from_config(cfg.student.input)
     gaf = {k: v for k, v in spec.params().items() if k != "axes"}
     image_size = spec.image_size
