@@ -218,3 +218,19 @@ def test_raw_export_of_fixed_length_has_no_resize_and_int8_covers_relu_add(tmp_p
     q = quantize_int8(path, tmp_path / "w8.onnx", [pred.prepare(w)])
     qops = [n.op_type for n in onnx.load(str(q)).graph.node]
     assert qops.count("QuantizeLinear") > 0 and load_predictor(q, threads=1).predict_window(w).shape == (4,)
+
+
+def test_ridge_head_skips_unlabelled_windows():
+    from sklearn.linear_model import RidgeClassifierCV
+
+    x, y = _windows(6, 3)
+    hidden = y.clone()
+    hidden[::2] = -1  # every other window unlabelled (distill.unlabeled): its label is never read
+    m = MiniRocketStudent(num_classes=3, in_channels=3, num_features=840, head_init="ridge")
+    m.fit(x, labels=hidden)
+    known = hidden >= 0
+    with torch.no_grad():
+        z = m.scale(m.features(x)).double().numpy()
+        logits = m(x).double().numpy()
+    ridge = RidgeClassifierCV(alphas=RIDGE_ALPHAS).fit(z[known.numpy()], y[known].numpy())
+    np.testing.assert_allclose(logits, ridge.decision_function(z), atol=1e-4)

@@ -277,10 +277,11 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
                                head_init=s.head_init)
 
 
-def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
+def fit_student(student: nn.Module, cfg: Config, train_recordings, hidden=None) -> None:
     """Fit what a raw-signal student fits on the (unaugmented) training windows and their labels: its input
     statistics and, for MiniRocket, its transform (and with ``student.head_init: ridge`` its head's
-    closed-form initialisation). GAF students have nothing to fit."""
+    closed-form initialisation). ``hidden``: keys of recordings whose labels must not be read
+    (``distill.unlabeled``): they pass label -1, which the ridge head skips. GAF students have nothing to fit."""
     if not hasattr(student, "fit"):
         return
     from vskd.data.paired import student_signal
@@ -290,7 +291,9 @@ def fit_student(student: nn.Module, cfg: Config, train_recordings) -> None:
         raise ConfigError(f"config key 'student.input.length': {spec.length} samples is shorter than the "
                           f"{cfg.student.arch} student's receptive field ({student.min_length} samples)")
     windows = torch.stack([torch.from_numpy(student_signal(r, spec)) for r in train_recordings])
-    student.fit(windows, labels=torch.tensor([r.label for r in train_recordings], dtype=torch.long))
+    hidden = hidden or set()
+    labels = torch.tensor([-1 if r.key in hidden else r.label for r in train_recordings], dtype=torch.long)
+    student.fit(windows, labels=labels)
 
 
 # ----------------------------------------------------------------------------- training

@@ -384,7 +384,9 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
         train_recs = splits.paired_train
     elif splits.unlabeled:  # the control (distill.unlabeled.pairs false): the labelled pairs only
         _check_teacher_labels(splits, tmeta, cfg.distill.teacher_checkpoint)
-    fit_student(student, cfg, train_recs)  # inputs only (statistics, MiniRocket's biases): no label
+    # inputs (statistics, MiniRocket's biases) of every training recording; labels (student.head_init
+    # ridge) of the labelled ones only
+    fit_student(student, cfg, train_recs, hidden=hidden)
     _, t_names = method_features(method)
     use_cache = cfg.distill.teacher_cache in ("auto", "on")
     if not use_cache and cfg.teacher.features.cache and cfg.teacher.features.crop == "person":

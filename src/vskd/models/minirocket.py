@@ -389,7 +389,8 @@ class MiniRocketStudent(nn.Module):
 
     def fit(self, windows: Tensor, labels: Tensor | None = None) -> None:
         """Fit the input normalisation, the transform and the standardisation on training windows ``(N, C, T)``;
-        with ``head_init="ridge"``, initialise the head from ``labels`` ``(N,)`` (:func:`ridge_head`)."""
+        with ``head_init="ridge"``, initialise the head from ``labels`` ``(N,)`` (:func:`ridge_head`; a label
+        of -1 marks an unlabelled window: its features serve the standardisation, not the ridge fit)."""
         if self.head_init == "ridge" and (labels is None or len(labels) != len(windows)):
             raise ConfigError("student.head_init ridge: fit() needs the training labels, one per window")
         self.norm.fit(windows)
@@ -404,7 +405,8 @@ class MiniRocketStudent(nn.Module):
         self.scale.fit(feats)
         if self.head_init == "ridge":
             with torch.no_grad():
-                self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats), labels)
+                known = labels >= 0
+                self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats)[known], labels[known])
 
     @staticmethod
     def _key(row: Tensor) -> bytes:
