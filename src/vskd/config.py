@@ -107,6 +107,35 @@ class GAFConfig:
 
 
 @dataclass
+class SkeletonAugmentConfig:
+    """Training augmentation of a skeleton teacher's joints (``teacher.input.skeleton_augment``;
+    :func:`vskd.data.skeleton.augment_skeleton` and :func:`~vskd.data.skeleton.random_span`). The
+    defaults are the first skeleton teacher's (rotation and scale only); 0 (``crop`` 1) is off."""
+
+    rotate: float = 30.0  # max rotation about the vertical axis, degrees
+    scale: float = 0.1  # global scale uniform in [1 - scale, 1 + scale]
+    shear: float = 0.0  # off-diagonal shear entries uniform in +-shear
+    jitter: float = 0.0  # std of Gaussian noise on every coordinate, body-size (spine) units
+    crop: float = 1.0  # smallest fraction of the sequence a random temporal crop keeps (resampled to the length)
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` naming the ``teacher.input.skeleton_augment`` key out of range."""
+        key = "config key 'teacher.input.skeleton_augment"
+        for name, hi in (("rotate", 180.0), ("scale", 0.99), ("shear", 1.0), ("jitter", 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= hi:
+                raise ConfigError(f"{key}.{name}': expected a number in [0, {hi:g}], got {v!r}")
+        if isinstance(self.crop, bool) or not isinstance(self.crop, (int, float)) or not 0 < self.crop <= 1:
+            raise ConfigError(f"{key}.crop': expected a fraction in (0, 1], got {self.crop!r}")
+
+
+#: input channel groups of the skeleton teachers (vskd.data.skeleton.SKELETON_FEATURES)
+SKELETON_FEATURE_NAMES = ("joints", "velocity", "bones")
+#: teacher.arch values that read the skeleton modality
+SKELETON_ARCHS = ("skeleton", "skeleton_gcn")
+
+
+@dataclass
 class ClipConfig:
     """The teacher's input: TSN-sampled frames of the video."""
 
@@ -115,6 +144,9 @@ class ClipConfig:
     frame_size: int = 256  # shorter side after resizing (cached at this size)
     crop_size: int = 224
     skeleton_length: int = 32  # frames the skeleton is resampled to (skeleton teacher)
+    # input channel groups of a skeleton teacher: joints | velocity | bones (vskd.data.skeleton.skeleton_features)
+    skeleton_features: list[str] = field(default_factory=lambda: ["joints", "velocity"])
+    skeleton_augment: SkeletonAugmentConfig = field(default_factory=SkeletonAugmentConfig)
     # TSN flips frames at random; off by default: UTD-MHAD (and the synthetic set) have classes that are
     # mirror images of each other (swipe left / right, clockwise / counter-clockwise, right / left arm)
     flip: bool = False
@@ -179,9 +211,10 @@ class MemberConfig:
 
 @dataclass
 class TeacherConfig:
-    # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints) | fusion (a multimodal
-    # teacher over trained member checkpoints, vskd.models.fusion)
+    # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints) | skeleton_gcn (ST-GCN on
+    # joints) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
     arch: str = "trn"
+    width: int | None = None  # skeleton teachers' first-layer channels (null: skeleton 128, skeleton_gcn 64)
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0
     # local ImageNet weights file for the backbone; "package" for efficientnet_lite0's packaged weights
     pretrained: str | None = None
@@ -484,7 +517,7 @@ _CHOICES = {
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
-    "teacher.arch": ("trn", "skeleton", "fusion"),
+    "teacher.arch": ("trn", *SKELETON_ARCHS, "fusion"),
     "teacher.fusion": ("ensemble", "late", "feature"),
     "teacher.fusion_embedding": ("project", "concat"),
     "teacher.train.optimizer": ("adam", "sgd"),
@@ -507,6 +540,18 @@ def _validate_student_input(cfg: Config) -> None:
     engine builds the student: this module sits below the models and knows none."""
     if cfg.student.input.length < 2:
         raise ConfigError(f"config key 'student.input.length': expected >= 2, got {cfg.student.input.length}")
+
+
+def _check_skeleton(cfg: Config) -> None:
+    """``teacher.input.skeleton_features`` (distinct known groups), ``skeleton_augment`` and ``teacher.width``."""
+    names = cfg.teacher.input.skeleton_features
+    if not names or len(set(names)) != len(names) or any(n not in SKELETON_FEATURE_NAMES for n in names):
+        raise ConfigError(f"config key 'teacher.input.skeleton_features': expected distinct names among "
+                          f"{', '.join(SKELETON_FEATURE_NAMES)}, got {names!r}")
+    cfg.teacher.input.skeleton_augment.check()
+    w = cfg.teacher.width
+    if w is not None and not 1 <= w <= 4096:
+        raise ConfigError(f"config key 'teacher.width': expected null or an integer in [1, 4096], got {w}")
 
 
 def validate(cfg: Config) -> None:
@@ -539,8 +584,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config key 'student.input.out_size': expected >= 16, got {cfg.student.input.out_size}")
     _check_image_sizes(cfg)
     _validate_members(cfg)
-    if (cfg.teacher.arch == "skeleton") != (cfg.teacher.input.modality == "skeleton"):
-        raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teacher "
+    _check_skeleton(cfg)
+    if (cfg.teacher.arch in SKELETON_ARCHS) != (cfg.teacher.input.modality == "skeleton"):
+        raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teachers "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "
                           f"{cfg.teacher.input.modality!r})")
     if cfg.distill.unlabeled is not None:

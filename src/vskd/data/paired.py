@@ -44,7 +44,7 @@ from vskd.data.frames import ClipSpec, DepthMapping, clip_transform, decode_clip
 from vskd.data.recording import Recording, RecordingKey
 from vskd.data.resample import resample_linear
 from vskd.data.rules import check_frame_size, check_signal_length
-from vskd.data.skeleton import augment_skeleton, prepare_skeleton
+from vskd.data.skeleton import augment_skeleton, prepare_skeleton, random_span
 from vskd.errors import ConfigError, DataError, VskdError
 
 __all__ = [
@@ -266,24 +266,36 @@ def raw_window(recording: Recording, axes: Sequence[str], length: int | None = N
 @dataclass(frozen=True)
 class SkeletonSpec:
     """The teacher's view for a skeleton teacher: Kinect joints, centred on the hip, scaled by the
-    spine, resampled to ``length`` frames (:func:`vskd.data.skeleton.prepare_skeleton`); in training,
-    a random rotation about the vertical axis and a random scale (``augment``)."""
+    spine, resampled to ``length`` frames (:func:`vskd.data.skeleton.prepare_skeleton`); in training
+    (``augment``), a random temporal crop keeping at least ``crop`` of the sequence
+    (:func:`~vskd.data.skeleton.random_span`, before resampling), then a random rotation about the
+    vertical axis (+-``rotate`` degrees), scale (1 +- ``scale``), shear (+-``shear``) and Gaussian
+    jitter (std ``jitter``) (:func:`~vskd.data.skeleton.augment_skeleton`)."""
 
     length: int = 32
     augment: bool = True
+    rotate: float = 30.0
+    scale: float = 0.1
+    shear: float = 0.0
+    jitter: float = 0.0
+    crop: float = 1.0
     modality: str = "skeleton"
     num_segments: int = 1  # not used; keeps repr and cache code uniform with ClipSpec
 
 
 def skeleton_view(recording: Recording, spec: SkeletonSpec, train: bool,
-                  rng: np.random.Generator | None) -> torch.Tensor:
-    """(length, J, 3) float32 tensor of the recording's skeleton (see :class:`SkeletonSpec`)."""
+                  rng: np.random.Generator | None, skel: np.ndarray | None = None) -> torch.Tensor:
+    """(length, J, 3) float32 tensor of the recording's skeleton (see :class:`SkeletonSpec`); ``skel``:
+    the recording's (J, 3, T) joints when already read (else they are loaded)."""
+    augment = train and spec.augment and rng is not None
+    span = random_span(rng, spec.crop) if augment and spec.crop < 1 else (0.0, 1.0)
     try:
-        x = prepare_skeleton(recording.load("skeleton"), length=spec.length)
+        x = prepare_skeleton(recording.load("skeleton") if skel is None else skel, length=spec.length, span=span)
     except VskdError as exc:
         raise _context(recording, "skeleton", exc) from None
-    if train and spec.augment and rng is not None:
-        x = augment_skeleton(x, rng)
+    if augment:
+        x = augment_skeleton(x, rng, max_angle_deg=spec.rotate, scale_range=(1 - spec.scale, 1 + spec.scale),
+                             shear=spec.shear, jitter=spec.jitter)
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
@@ -424,6 +436,7 @@ class PairedDataset(Dataset):
             raise ConfigError("student_augment applies to GAF images; it cannot be combined with student_raw=True")
         self.student_augment = student_augment if student_augment is not None and student_augment.active else None
         self._windows: dict[int, np.ndarray] = {}  # raw inertial windows of augmented items, read once
+        self._skeletons: dict[int, np.ndarray] = {}  # (J, 3, T) joints of a skeleton teacher's items, read once
         self.cache = None if cache_dir is False else ArrayCache(cache_dir, compress=compress)
         for rec in self.recordings:  # fail early and clearly: a missing modality names the recording
             if student is not None:
@@ -496,12 +509,23 @@ class PairedDataset(Dataset):
             item["teacher"] = self._view(index, self.teacher)
         return item
 
+    def _skeleton(self, index: int) -> np.ndarray:
+        """The (J, 3, T) joints of item ``index``, read once per dataset (a few kB per recording)."""
+        skel = self._skeletons.get(index)
+        if skel is None:
+            rec = self.recordings[index]
+            try:
+                skel = self._skeletons[index] = rec.load("skeleton")
+            except VskdError as exc:
+                raise _context(rec, "skeleton", exc) from None
+        return skel
+
     def _view(self, index: int, spec: Any, augment: SignalAugment | None = None, stream: int = 0) -> torch.Tensor:
         """One teacher view of item ``index`` (``stream``: its generator's stream, distinct per member)."""
         rec = self.recordings[index]
         rng = self.item_rng(index, stream) if self.train else None
         if isinstance(spec, SkeletonSpec):
-            return skeleton_view(rec, spec, self.train, rng)
+            return skeleton_view(rec, spec, self.train, rng, self._skeleton(index))
         if isinstance(spec, ClipSpec):
             return clip_transform(clip_frames(rec, spec, self.cache), spec, self.train, rng)
         window = None

@@ -83,7 +83,9 @@ def clip_spec(cfg: Config):
         return fusion_views(cfg)
     c = cfg.teacher.input
     if c.modality == "skeleton":
-        return SkeletonSpec(length=c.skeleton_length)
+        a = c.skeleton_augment
+        return SkeletonSpec(length=c.skeleton_length, rotate=a.rotate, scale=a.scale, shear=a.shear,
+                            jitter=a.jitter, crop=a.crop)
     return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
                     crop_size=c.crop_size, flip=c.flip)
 
@@ -229,16 +231,24 @@ def feature_datasets(cfg: Config, teacher: nn.Module, splits, progress: bool = T
 # ----------------------------------------------------------------------------- models
 
 def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
-    """The teacher ``cfg.teacher.arch`` (a TRN video teacher, or the skeleton teacher), untrained."""
+    """The teacher ``cfg.teacher.arch`` (a TRN video teacher, or a skeleton teacher: the temporal CNN
+    ``skeleton`` or the ST-GCN ``skeleton_gcn``), untrained."""
     from vskd.models.trn import VideoTeacher
 
     t = cfg.teacher
     if t.arch == "fusion":
         return build_fusion_teacher(cfg, num_classes)
+    features = tuple(t.input.skeleton_features)
     if t.arch == "skeleton":
         from vskd.models.skeleton import SkeletonTeacher
 
-        return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout)
+        return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout,
+                               hidden=t.width or 128, features=features)
+    if t.arch == "skeleton_gcn":
+        from vskd.models.skeleton_gcn import SkeletonGCN
+
+        return SkeletonGCN(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout,
+                           width=t.width or 64, features=features)
     return VideoTeacher(num_classes=num_classes, backbone=t.backbone, num_segments=t.input.num_segments,
                         embed_dim=t.embed_dim, dropout=t.dropout, subsets_per_scale=t.subsets_per_scale,
                         partial_bn=t.partial_bn, pretrained=t.pretrained, seed=cfg.seed,

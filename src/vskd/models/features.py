@@ -60,6 +60,13 @@ Backbone stages (``block1..4``) are the last map at each stride 4, 8, 16, 32 (wh
 Only the features a method reads are hooked, reduced, and (:class:`~vskd.engine.distiller.TeacherCache`)
 cached, and the cache stores the reduced tensors, never the per-frame maps.
 
+Skeleton teachers (:mod:`vskd.models.skeleton`, :mod:`vskd.models.skeleton_gcn`, one joint sequence
+per sample; :func:`skeleton_teacher_taps`): ``logits``, ``emb`` (``embedding``, ``(B, 300)``),
+``pooled`` (``pool``, flattened: ``(B, 256)`` for the temporal CNN, ``(B, 2w)`` for the ST-GCN) and the
+maps ``block1..3`` of the temporal CNN (``tcn.0..2``, ``(B, C, T)`` given as ``(B, C, 1, T)``) or
+``block1..4`` of the ST-GCN (its units, ``(B, C, T, J)``: time x joints). No segments, so no
+``frame_emb`` / ``frame_features``.
+
 ``"classifier"`` is not a feature: :func:`teacher_classifier` returns a frozen copy of the teacher's
 relation head (:class:`TeacherClassifier`) for SimKD.
 """
@@ -87,6 +94,7 @@ __all__ = [
     "TeacherClassifier",
     "check_method_on_student",
     "raw_student_taps",
+    "skeleton_teacher_taps",
     "student_taps",
     "teacher_classifier",
     "teacher_taps",
@@ -189,10 +197,13 @@ def check_method_on_student(method: nn.Module, student: nn.Module) -> None:
 
 def teacher_taps(teacher: nn.Module) -> dict[str, Tap]:
     """The teacher's features for its backbone (see the module docstring); a teacher with its own table
-    (``TEACHER_TAPS``: the fusion teacher, :mod:`vskd.models.fusion`) has only those."""
+    (``TEACHER_TAPS``: the fusion teacher, :mod:`vskd.models.fusion`) has only those, a skeleton teacher
+    (``TAPS``) its own (:func:`skeleton_teacher_taps`)."""
     own = getattr(teacher, "TEACHER_TAPS", None)
     if own is not None:
         return {name: Tap(path) for name, path in own.items()}
+    if hasattr(teacher, "TAPS"):
+        return skeleton_teacher_taps(teacher)
     taps = {
         "logits": Tap(""),
         "emb": Tap("embedding"),
@@ -207,6 +218,23 @@ def teacher_taps(teacher: nn.Module) -> dict[str, Tap]:
     if blocks is not None:
         for i, (path, relu) in enumerate(blocks, start=1):
             taps[f"block{i}"] = Tap(f"backbone.{path}", relu=relu, per_frame=True)
+    return taps
+
+
+def skeleton_teacher_taps(teacher: nn.Module) -> dict[str, Tap]:
+    """A skeleton teacher's features (:class:`~vskd.models.skeleton.SkeletonTeacher`,
+    :class:`~vskd.models.skeleton_gcn.SkeletonGCN`: one sequence per sample, no segments): ``logits``,
+    ``emb`` (``embedding``), ``pooled`` (the temporal / spatio-temporal mean, flattened) and the maps
+    ``block1..`` of its ``TAPS``: the ST-GCN's (B, C, T, J) maps as they are (time x joints, a 2-D map
+    like a CNN's), the temporal CNN's (B, C, T) maps as (B, C, 1, T), maps of height one (as the
+    raw-signal students' ``layer`` maps). ``frame_emb`` / ``frame_features`` are absent (no segments),
+    so SimKD, which reads them, is refused at setup."""
+    taps = {"logits": Tap(""), "emb": Tap("embedding")}
+    for name, path in teacher.TAPS.items():
+        if name == "pooled":
+            taps[name] = Tap(path, flatten=True)
+        else:
+            taps[name] = Tap(path, map1d=getattr(teacher, "arch", "") == "skeleton")
     return taps
 
 
