@@ -150,6 +150,17 @@ class ClipConfig:
     # TSN flips frames at random; off by default: UTD-MHAD (and the synthetic set) have classes that are
     # mirror images of each other (swipe left / right, clockwise / counter-clockwise, right / left arm)
     flip: bool = False
+    # person-centred frames (vskd.data.crops, docs/paired.md): none | foreground (depth: the non-zero
+    # pixels' box over the clip) | box (crop_box) | skeleton (the paired joints through camera)
+    person_crop: str = "none"
+    crop_margin: float = 0.1  # padding of the square box on each side, fraction of its longer side
+    crop_trim: float = 0.002  # fraction of foreground pixel-frames ignored on each side (noise pixels)
+    crop_box: list[int] | None = None  # [y0, x0, y1, x1], pixels of the full-resolution frame
+    camera: list[float] | None = None  # [f_x, f_y, c_x, c_y], pixels of the full-resolution frame
+    # motion-aware input (vskd.data.motion): none | diff (frame, |backward|, |forward| difference as the
+    # 3 channels) | dmm (depth: per-segment depth motion maps front / side / top as the 3 channels)
+    motion: str = "none"
+    dmm_bins: int = 64  # depth bins of the DMM side and top projections
 
 
 @dataclass
@@ -517,6 +528,8 @@ _CHOICES = {
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
+    "teacher.input.person_crop": ("none", "foreground", "box", "skeleton"),
+    "teacher.input.motion": ("none", "diff", "dmm"),
     "teacher.arch": ("trn", *SKELETON_ARCHS, "fusion"),
     "teacher.fusion": ("ensemble", "late", "feature"),
     "teacher.fusion_embedding": ("project", "concat"),

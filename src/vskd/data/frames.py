@@ -11,14 +11,19 @@ the frames repeat in order (``N = 3, K = 8 -> 0 0 0 1 1 1 2 2``).
 Frames go through two stages:
 
 1. *decode* (:func:`decode_clip`, cached on disk by :mod:`vskd.data.cache`): every frame of the clip
-   is turned into uint8 (depth through :func:`depth_to_uint8`, see :class:`DepthMapping`), and
-   resized so that its shorter side is ``ClipSpec.frame_size`` -> ``(T, C, h, w)`` uint8 with
-   ``C = 1`` (depth) or ``3`` (RGB);
+   is turned into uint8 (depth through :func:`depth_to_uint8`, see :class:`DepthMapping`), cut to
+   the person's square box at full resolution when ``ClipSpec.person_crop`` asks for it
+   (:mod:`vskd.data.crops`; the frames are then ``frame_size x frame_size``), and resized so that its
+   shorter side is ``ClipSpec.frame_size`` -> ``(T, C, h, w)`` uint8 with ``C = 1`` (depth) or ``3``
+   (RGB); with ``ClipSpec.motion = "dmm"`` the stage returns the ``K`` per-segment depth motion maps
+   instead, ``(K, 3, frame_size, frame_size)`` (:mod:`vskd.data.motion`);
 2. *per item* (:func:`clip_transform`): the ``K`` sampled frames are converted to float32 in [0, 1],
    cropped — TSN's multi-scale crop (scales 1, .875, .75, .66 of the shorter side, at one of 13
    fixed corner/centre offsets, resized to ``crop_size``) plus a horizontal flip with probability
    1/2 when training, a centre ``crop_size`` crop when evaluating — and depth's single channel is
-   repeated to RGB. One crop and one flip are drawn per clip and applied to all ``K`` frames.
+   repeated to RGB. One crop and one flip are drawn per clip and applied to all ``K`` frames. With
+   ``motion = "diff"`` each sampled frame becomes ``(I_t, |I_t - I_{t-1}|, |I_{t+1} - I_t|)`` first;
+   with ``"dmm"`` the ``K`` maps are taken as they are (no frame sampling).
 
 The paper's setting is ``frame_size = 256``, ``crop_size = 224``; CPU presets use e.g. 128/112.
 """
@@ -32,7 +37,12 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from vskd.errors import ConfigError, DataError
+from vskd.data.crops import check_box, crop_to_box, foreground_box, skeleton_box, square_box
+from vskd.data.motion import MOTIONS, depth_motion_maps, difference_frames
+from vskd.errors import ConfigError, DataError, warn
+
+#: the values of ``ClipSpec.person_crop`` / ``teacher.input.person_crop``
+PERSON_CROPS = ("none", "foreground", "box", "skeleton")
 
 TSN_SCALES: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)
 
@@ -182,6 +192,21 @@ class ClipSpec:
             most this.
         flip: random horizontal flip when training.
         depth: depth -> image mapping (ignored for RGB).
+        person_crop: ``"none"`` (the whole frame), ``"foreground"`` (depth only: the box of the
+            non-zero pixels over the clip, :func:`vskd.data.crops.foreground_box`), ``"box"`` (the
+            fixed ``crop_box``), ``"skeleton"`` (the paired skeleton projected through ``camera``,
+            :func:`vskd.data.crops.skeleton_box`; without ``camera``, or without a skeleton, the
+            whole frame and a one-line warning). The box is squared with ``crop_margin`` and cut at
+            full resolution; the decoded frames are then ``frame_size x frame_size``.
+        crop_margin: padding of the box on each side, a fraction of its longer side.
+        crop_trim: fraction of the foreground pixel-frames ignored on each side (noise pixels).
+        crop_box: ``(y0, x0, y1, x1)`` in pixels of the full-resolution frame (``person_crop="box"``).
+        camera: pinhole intrinsics ``(f_x, f_y, c_x, c_y)`` in pixels of the full-resolution frame
+            (``person_crop="skeleton"``).
+        motion: ``"none"`` (frames), ``"diff"`` (frame and its two absolute differences as the 3
+            channels) or ``"dmm"`` (depth only: per-segment depth motion maps front/side/top as the 3
+            channels), see :mod:`vskd.data.motion`.
+        dmm_bins: depth bins of the DMM side and top projections.
     """
 
     modality: Literal["depth", "rgb"] = "depth"
@@ -192,10 +217,18 @@ class ClipSpec:
     max_distort: int = 1
     flip: bool = True
     depth: DepthMapping = DepthMapping()
+    person_crop: Literal["none", "foreground", "box", "skeleton"] = "none"
+    crop_margin: float = 0.1
+    crop_trim: float = 0.002
+    crop_box: tuple[int, int, int, int] | None = None
+    camera: tuple[float, float, float, float] | None = None
+    motion: Literal["none", "diff", "dmm"] = "none"
+    dmm_bins: int = 64
 
     def __post_init__(self) -> None:
         if self.modality not in ("depth", "rgb"):
             raise ConfigError(f"teacher modality must be 'depth' or 'rgb', got {self.modality!r}")
+        self._check_crop_and_motion()
         if self.num_segments < 1:
             raise ConfigError(f"num_segments must be >= 1, got {self.num_segments}")
         if not 1 <= self.crop_size <= self.frame_size:
@@ -205,11 +238,63 @@ class ClipSpec:
         if self.max_distort < 0:
             raise ConfigError(f"max_distort must be >= 0, got {self.max_distort}")
 
+    def _check_crop_and_motion(self) -> None:
+        key = "teacher.input"
+        if self.person_crop not in PERSON_CROPS:
+            raise ConfigError(f"{key}.person_crop: expected one of {', '.join(PERSON_CROPS)}, got {self.person_crop!r}")
+        if self.person_crop == "foreground" and self.modality != "depth":
+            raise ConfigError(f"{key}.person_crop: 'foreground' needs a depth video (its background is 0); "
+                              f"for {self.modality} use 'box' or 'skeleton'")
+        if self.person_crop == "box" and self.crop_box is None:
+            raise ConfigError(f"{key}.crop_box: person_crop 'box' needs crop_box = [y0, x0, y1, x1] "
+                              f"(pixels of the full-resolution frame)")
+        if self.crop_box is not None:
+            b = tuple(self.crop_box)
+            if len(b) != 4 or not (b[0] < b[2] and b[1] < b[3]):
+                raise ConfigError(f"{key}.crop_box: expected [y0, x0, y1, x1] with y0 < y1 and x0 < x1, got {list(b)}")
+            object.__setattr__(self, "crop_box", tuple(int(v) for v in b))
+        if self.camera is not None:
+            c = tuple(float(v) for v in self.camera)
+            if len(c) != 4 or not all(np.isfinite(c)) or c[0] <= 0 or c[1] <= 0:
+                raise ConfigError(f"{key}.camera: expected [f_x, f_y, c_x, c_y] (pixels, f_x, f_y > 0), "
+                                  f"got {list(self.camera)}")
+            object.__setattr__(self, "camera", c)
+        if not 0.0 <= self.crop_margin <= 1.0:
+            raise ConfigError(f"{key}.crop_margin: expected a fraction in [0, 1], got {self.crop_margin}")
+        if not 0.0 <= self.crop_trim < 0.25:
+            raise ConfigError(f"{key}.crop_trim: expected a fraction in [0, 0.25), got {self.crop_trim}")
+        if self.motion not in MOTIONS:
+            raise ConfigError(f"{key}.motion: expected one of {', '.join(MOTIONS)}, got {self.motion!r}")
+        if self.motion == "dmm" and self.modality != "depth":
+            raise ConfigError(f"{key}.motion: 'dmm' (depth motion maps) needs a depth video, got {self.modality}")
+        if not 2 <= self.dmm_bins <= 255:
+            raise ConfigError(f"{key}.dmm_bins: expected an integer in [2, 255], got {self.dmm_bins}")
+
+    def crop_params(self) -> dict[str, Any]:
+        """The person-crop options (empty when there is no crop): part of the decoded clip's cache key."""
+        if self.person_crop == "none":
+            return {}
+        p: dict[str, Any] = {"person_crop": self.person_crop, "margin": self.crop_margin}
+        if self.person_crop == "foreground":
+            p["trim"] = self.crop_trim
+        elif self.person_crop == "box":
+            p["box"] = list(self.crop_box or ())
+        else:
+            p["camera"] = list(self.camera) if self.camera is not None else None
+        return p
+
     def decode_params(self) -> dict[str, Any]:
-        """The parameters that determine the decoded (cached) frames: the cache key's part."""
+        """The parameters that determine the decoded (cached) frames: the cache key's part. A clip decoded
+        without a person crop (or without DMMs) has a key without these entries, so it is never reused
+        for one with them, nor the other way round."""
         p: dict[str, Any] = {"modality": self.modality, "frame_size": self.frame_size}
         if self.modality == "depth":
             p["depth"] = self.depth.to_dict()
+        crop = self.crop_params()
+        if crop:
+            p["crop"] = crop
+        if self.motion == "dmm":  # diff is computed per item from the cached frames
+            p["motion"] = {"kind": "dmm", "num_segments": self.num_segments, "bins": self.dmm_bins}
         return p
 
 
@@ -238,11 +323,50 @@ def resize_shorter(frames: torch.Tensor, size: int) -> torch.Tensor:
     return TF.resize(frames, [size], antialias=True)
 
 
-def decode_clip(video: np.ndarray, spec: ClipSpec) -> np.ndarray:
-    """Decoded video -> uint8 ``(T, C, h, w)`` frames at the working resolution (the cached stage)."""
+def person_box(frames: torch.Tensor, spec: ClipSpec, skeleton: np.ndarray | None = None,
+               name: str = "clip") -> tuple[int, int, int, int] | None:
+    """The full-resolution box of ``spec.person_crop`` for uint8 frames ``(T, C, H, W)``, or None (whole frame).
+
+    ``"skeleton"`` without ``spec.camera`` or without a ``skeleton`` warns (one line) and gives None:
+    joints in metres cannot be placed on the picture without the camera's intrinsics.
+    """
+    h, w = int(frames.shape[-2]), int(frames.shape[-1])
+    if spec.person_crop == "none":
+        return None
+    if spec.person_crop == "foreground":
+        return foreground_box(frames, spec.crop_trim, spec.crop_margin, name)
+    if spec.person_crop == "box":
+        assert spec.crop_box is not None
+        y0, x0, y1, x1 = check_box(spec.crop_box, h, w, "teacher.input.crop_box")
+        return square_box(y0, x0, y1, x1, h, w, spec.crop_margin)
+    if skeleton is None or spec.camera is None:
+        why = ("no skeleton is paired with it" if skeleton is None else
+               "teacher.input.camera (f_x, f_y, c_x, c_y) is not set and the skeleton files hold only 3-D "
+               "joint coordinates")
+        warn(f"{name}: person_crop 'skeleton' cannot project the joints to pixels ({why}); using the full frame")
+        return None
+    return skeleton_box(skeleton, spec.camera, h, w, spec.crop_margin, name)
+
+
+def decode_clip(video: np.ndarray, spec: ClipSpec, skeleton: np.ndarray | None = None,
+                name: str = "clip") -> np.ndarray:
+    """Decoded video -> uint8 frames at the working resolution (the cached stage).
+
+    ``(T, C, h, w)`` frames (shorter side ``frame_size``; ``frame_size`` square after a person crop),
+    or with ``spec.motion == "dmm"`` the ``(K, 3, frame_size, frame_size)`` depth motion maps.
+    ``skeleton`` ``(J, 3, T)`` is the paired skeleton (``person_crop="skeleton"``); ``name`` names the
+    clip in errors and warnings (e.g. the recording and its file).
+    """
     frames = to_uint8_frames(video, spec.modality, spec.depth)
     if frames.shape[0] == 0:
         raise DataError(f"{spec.modality} video has no frames")
+    box = person_box(frames, spec, skeleton, name)
+    if spec.motion == "dmm":
+        if box is not None:
+            frames = frames[:, :, box[0]:box[2], box[1]:box[3]]
+        return depth_motion_maps(frames, spec.num_segments, spec.frame_size, spec.dmm_bins)
+    if box is not None:
+        return crop_to_box(frames, box, spec.frame_size).numpy()
     return resize_shorter(frames, spec.frame_size).numpy()
 
 
@@ -329,8 +453,14 @@ def clip_transform(
     crop and flip when ``train`` (required then).
     """
     t = torch.as_tensor(frames)
-    idx = segment_indices(int(t.shape[0]), spec.num_segments, train, rng)
-    sel = t[torch.from_numpy(idx)]
+    if spec.motion == "dmm":  # decode_clip made the K segments' maps already
+        if t.shape[0] != spec.num_segments or t.shape[1] != 3:
+            raise DataError(f"depth motion maps must be ({spec.num_segments}, 3, H, W), got {tuple(t.shape)} "
+                            f"(a clip cached without motion='dmm'?)")
+        sel = t
+    else:
+        idx = segment_indices(int(t.shape[0]), spec.num_segments, train, rng)
+        sel = difference_frames(t, idx) if spec.motion == "diff" else t[torch.from_numpy(idx)]
     if train:
         assert rng is not None
         return train_transform(sel, spec.crop_size, rng, spec.scales, spec.max_distort, spec.flip)

@@ -348,22 +348,33 @@ def view_modality(spec: Any) -> str:
 
 def clip_frames(recording: Recording, spec: ClipSpec, cache: ArrayCache | None = None) -> np.ndarray:
     """All frames of the recording's video decoded at the working size: uint8 ``(T, C, h, w)``
-    (``C = 1`` depth, ``3`` RGB); cached under ``"clips"`` when ``cache``."""
+    (``C = 1`` depth, ``3`` RGB; cut to the person's box first when ``spec.person_crop`` is set;
+    ``(K, 3, s, s)`` depth motion maps when ``spec.motion == "dmm"``); cached under ``"clips"`` when
+    ``cache``, keyed by :meth:`ClipSpec.decode_params` (crop and DMM options included)."""
+
+    source = recording.source(spec.modality)
+    use_skeleton = spec.person_crop == "skeleton" and "skeleton" in recording.sources
+    name = f"recording {recording.key} ({spec.modality}{', ' + str(source.path) if source.path else ''})"
 
     def build() -> np.ndarray:
         video = recording.load(spec.modality)
         shape = getattr(video, "shape", None)
         if shape is not None and len(shape) >= 3:
             check_frame_size(shape[1], shape[2], f"recording {recording.key}", spec.modality)
+        skeleton = recording.load("skeleton") if use_skeleton else None
         try:
-            return decode_clip(video, spec)
+            return decode_clip(video, spec, skeleton=skeleton, name=name)
         except DataError as exc:
             raise _context(recording, spec.modality, exc) from None
 
-    source = recording.source(spec.modality)
     if cache is None:
         return build()
-    return cache.get_or_build(CLIP_NAMESPACE, source, spec.decode_params(), build)
+    params = spec.decode_params()
+    if use_skeleton:  # the box comes from the skeleton file too: an edited skeleton misses
+        from vskd.data.cache import source_fingerprint
+
+        params["skeleton_source"] = source_fingerprint(recording.source("skeleton"))
+    return cache.get_or_build(CLIP_NAMESPACE, source, params, build)
 
 
 # ----------------------------------------------------------------------------------- the dataset

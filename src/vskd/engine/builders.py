@@ -87,7 +87,10 @@ def clip_spec(cfg: Config):
         return SkeletonSpec(length=c.skeleton_length, rotate=a.rotate, scale=a.scale, shear=a.shear,
                             jitter=a.jitter, crop=a.crop)
     return ClipSpec(modality=c.modality, num_segments=c.num_segments, frame_size=c.frame_size,
-                    crop_size=c.crop_size, flip=c.flip)
+                    crop_size=c.crop_size, flip=c.flip, person_crop=c.person_crop, crop_margin=c.crop_margin,
+                    crop_trim=c.crop_trim, crop_box=tuple(c.crop_box) if c.crop_box is not None else None,
+                    camera=tuple(c.camera) if c.camera is not None else None, motion=c.motion,
+                    dmm_bins=c.dmm_bins)
 
 
 def member_configs(cfg: Config) -> list[tuple[str, str, Config]]:
