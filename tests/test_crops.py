@@ -177,6 +177,10 @@ def test_config_refuses_crops_and_motions_that_do_not_fit():
 
     with pytest.raises(ConfigError, match="teacher.input.motion"):
         load_config(None, ["teacher.input.motion=flow"])
+    with pytest.raises(ConfigError, match="teacher.input.crop_box': person_crop 'box' needs"):
+        load_config(None, ["teacher.input.person_crop=box"])  # refused before a run writes anything
+    with pytest.raises(ConfigError, match="teacher.input.person_crop': 'foreground' needs a depth"):
+        load_config(None, ["teacher.input.modality=rgb", "teacher.input.person_crop=foreground"])
     from vskd.engine.builders import clip_spec
 
     cfg = load_config(None, ["teacher.input.person_crop=box", "teacher.input.crop_box=[10, 20, 110, 140]",

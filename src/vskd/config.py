@@ -598,6 +598,7 @@ def validate(cfg: Config) -> None:
     _check_image_sizes(cfg)
     _validate_members(cfg)
     _check_skeleton(cfg)
+    _check_teacher_crop(cfg.teacher.input)
     if (cfg.teacher.arch in SKELETON_ARCHS) != (cfg.teacher.input.modality == "skeleton"):
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teachers "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "
@@ -768,6 +769,32 @@ def _check_image_sizes(cfg: Config) -> None:
     if not 1 <= clip.skeleton_length <= 100_000:
         raise ConfigError(f"config key 'teacher.input.skeleton_length': expected an integer in [1, 100000], "
                           f"got {clip.skeleton_length}")
+
+
+def _check_teacher_crop(clip: ClipConfig) -> None:
+    """The person-crop and motion options fit the modality (the same rules as ``vskd.data.frames.ClipSpec``,
+    checked here too so that a run refuses them before it writes anything)."""
+    key = "config key 'teacher.input"
+    if clip.person_crop == "foreground" and clip.modality == "rgb":
+        raise ConfigError(f"{key}.person_crop': 'foreground' needs a depth video (its background is 0); "
+                          f"for rgb use 'box' or 'skeleton'")
+    if clip.motion == "dmm" and clip.modality == "rgb":
+        raise ConfigError(f"{key}.motion': 'dmm' (depth motion maps) needs a depth video, got rgb")
+    if clip.person_crop == "box" and clip.crop_box is None:
+        raise ConfigError(f"{key}.crop_box': person_crop 'box' needs crop_box = [y0, x0, y1, x1] "
+                          f"(pixels of the full-resolution frame)")
+    b = clip.crop_box
+    if b is not None and not (len(b) == 4 and b[0] < b[2] and b[1] < b[3]):
+        raise ConfigError(f"{key}.crop_box': expected [y0, x0, y1, x1] with y0 < y1 and x0 < x1, got {b}")
+    c = clip.camera
+    if c is not None and not (len(c) == 4 and c[0] > 0 and c[1] > 0):
+        raise ConfigError(f"{key}.camera': expected [f_x, f_y, c_x, c_y] (pixels, f_x, f_y > 0), got {c}")
+    if not 0.0 <= clip.crop_margin <= 1.0:
+        raise ConfigError(f"{key}.crop_margin': expected a fraction in [0, 1], got {clip.crop_margin}")
+    if not 0.0 <= clip.crop_trim < 0.25:
+        raise ConfigError(f"{key}.crop_trim': expected a fraction in [0, 0.25), got {clip.crop_trim}")
+    if not 2 <= clip.dmm_bins <= 255:
+        raise ConfigError(f"{key}.dmm_bins': expected an integer in [2, 255], got {clip.dmm_bins}")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
