@@ -160,7 +160,7 @@ class ClipConfig:
     # motion-aware input (vskd.data.motion): none | diff (frame, |backward|, |forward| difference as the
     # 3 channels) | dmm (depth: per-segment depth motion maps front / side / top as the 3 channels)
     motion: str = "none"
-    dmm_bins: int = 64  # depth bins of the DMM side and top projections
+    dmm_bins: int = 16  # depth bins of the DMM side and top projections (Kinect v1: ~35 distinct depths on a body)
 
 
 @dataclass

@@ -223,7 +223,7 @@ class ClipSpec:
     crop_box: tuple[int, int, int, int] | None = None
     camera: tuple[float, float, float, float] | None = None
     motion: Literal["none", "diff", "dmm"] = "none"
-    dmm_bins: int = 64
+    dmm_bins: int = 16
 
     def __post_init__(self) -> None:
         if self.modality not in ("depth", "rgb"):
