@@ -19,14 +19,11 @@ frames of each TSN segment (``FeatureSpec.per_segment``, :func:`frame_indices`),
   to ``crop_size`` (:func:`person_box`, :func:`crop_square`). UTD-MHAD's depth video has its
   background removed already (zero), so the person is where the depth is non-zero.
 
-**Person box** (:func:`person_box`). With ``m(y, x) = #{t : D_t(y, x) > 0}`` the foreground count of a
-pixel over the clip, the row and column profiles ``r(y) = sum_x m(y, x)`` and ``c(x) = sum_y m(y, x)``
-are treated as distributions: the box's rows are ``[y0, y1)`` with ``y0`` the first row where the
-cumulative share of ``r`` exceeds ``q`` and ``y1 - 1`` the last row before it exceeds ``1 - q``
-(``q`` = ``tail``, 0.5 %), likewise the columns; isolated noise pixels at the frame's edge carry almost
-no mass and fall outside. The box is then made square around its centre with side
-``S = max(h, w) (1 + 2 margin)``, at most ``min(H, W)``, and moved (not shrunk) to lie inside the
-frame. A clip with no non-zero depth has no person: :class:`~vskd.errors.DataError` naming the recording.
+**Person box** (:func:`person_box`): :func:`vskd.data.crops.foreground_box` (its docstring has the
+maths: the quantile range of the foreground's row and column profiles, trimming a share ``tail`` =
+0.5 % on each side, made square with the margin and kept inside the frame), the same function the
+decoded-clip crop (``teacher.input.person_crop: foreground``) uses. A clip with no non-zero depth has
+no person: :class:`~vskd.errors.DataError` naming the recording.
 
 **Cache key.** Entries live in :class:`vskd.data.cache.ArrayCache` under ``"frame-features"``, one
 uncompressed float32 ``(T', D)`` array per clip (``T' = ceil(T / s)``), keyed by the source file
@@ -52,9 +49,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch.utils.data import Dataset
 
+from vskd.data.crops import crop_to_box, foreground_box
 from vskd.data.cache import ArrayCache, entry_key, source_fingerprint
 from vskd.data.frames import (ClipSpec, eval_transform, frames_to_float_rgb, segment_bounds, segment_indices,
                               to_uint8_frames)
@@ -125,6 +122,7 @@ class FeatureSpec:
             frames["depth"] = clip.depth.to_dict()
             frames["margin"] = float(self.margin)
             frames["tail"] = PERSON_TAIL
+            frames["box"] = "crops.foreground_box"  # the box maths (a cache made by the old copy is not reused)
         return {"frames": frames, "encoder": dict(self.encoder), "dtype": "float32",
                 "features_version": FEATURES_VERSION}
 
@@ -152,42 +150,19 @@ def frame_indices(num_frames: int, stride: int = 1, per_segment: int | None = No
 
 def person_box(depth: np.ndarray, margin: float = 0.1, tail: float = PERSON_TAIL,
                where: str = "clip") -> tuple[int, int, int, int]:
-    """The square person box ``(y0, x0, y1, x1)`` (half-open, pixels) of a depth clip ``(T, H, W)``.
-
-    See the module docstring ("Person box"); ``where`` names the clip in the error of a clip without
-    foreground.
-    """
+    """The square person box ``(y0, x0, y1, x1)`` (half-open, pixels) of a depth clip ``(T, H, W)``:
+    :func:`vskd.data.crops.foreground_box` with ``trim = tail`` (one implementation for the decoded-clip
+    crop and this cache). ``where`` names the clip in the error of a clip without foreground."""
     d = np.asarray(depth)
     if d.ndim != 3:
         raise DataError(f"{where}: depth clip must be (T, H, W), got shape {d.shape}")
-    h, w = d.shape[1:]
-    m = (d > 0).sum(axis=0, dtype=np.int64)
-    total = int(m.sum())
-    if total == 0:
-        raise DataError(f"{where}: the depth clip has no foreground (every pixel is 0), so there is no person "
-                        f"to crop; use teacher.features.crop centre or drop the recording")
-
-    def span(profile: np.ndarray) -> tuple[int, int]:
-        cum = np.cumsum(profile) / total
-        lo = int(np.searchsorted(cum, tail, side="right"))
-        hi = int(np.searchsorted(cum, 1.0 - tail, side="left")) + 1
-        return lo, max(hi, lo + 1)
-
-    y0, y1 = span(m.sum(axis=1))
-    x0, x1 = span(m.sum(axis=0))
-    side = int(round(max(y1 - y0, x1 - x0) * (1.0 + 2.0 * margin)))
-    side = max(1, min(side, h, w))
-    cy, cx = (y0 + y1) / 2.0, (x0 + x1) / 2.0
-    top = int(min(max(round(cy - side / 2.0), 0), h - side))
-    left = int(min(max(round(cx - side / 2.0), 0), w - side))
-    return top, left, top + side, left + side
+    return foreground_box(d, trim=tail, margin=margin, name=where)
 
 
 def crop_square(frames: torch.Tensor, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
     """uint8 frames ``(T, C, H, W)`` cut to ``box`` ``(y0, x0, y1, x1)`` and resized to ``size`` x ``size``
-    (bilinear, antialiased)."""
-    y0, x0, y1, x1 = box
-    return TF.resized_crop(frames, y0, x0, y1 - y0, x1 - x0, [size, size], antialias=True)
+    (:func:`vskd.data.crops.crop_to_box`)."""
+    return crop_to_box(frames, box, size)
 
 
 def feature_frames(recording: Recording, clip: ClipSpec, spec: FeatureSpec,
