@@ -395,3 +395,21 @@ def test_kinect_layout_is_utd_mhads_order_and_axes():
     assert (k[name("spine"), VERTICAL_AXIS] > k[HIP_CENTER, VERTICAL_AXIS]).all()
     x = prepare_skeleton(k)  # what the skeleton teachers read: centred on the hip, the spine as unit
     assert x.shape == (32, 20, 3) and np.isfinite(x).all()
+
+
+def test_wrist_and_joints_are_made_once_per_recording_and_handed_out_as_copies(monkeypatch):
+    """A training run reads each recording's wrist signal every epoch: the kinematics run once per
+    recording, and changing what one load returned never changes the next load."""
+    rec = make_synthetic("tiny")[0]
+    first = rec.load("inertial")
+    skel = rec.load("skeleton")
+    calls = []
+    real = syn.Performance.kinematics
+    monkeypatch.setattr(syn.Performance, "kinematics", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    first.samples[:] = 0.0
+    skel[:] = 0.0
+    again, skel_again = rec.load("inertial"), rec.load("skeleton")
+    assert not calls  # served from the recording's memo, no new simulation
+    fresh = make_synthetic("tiny")[0].load("inertial")
+    np.testing.assert_array_equal(again.samples, fresh.samples)
+    assert np.abs(skel_again).sum() > 0

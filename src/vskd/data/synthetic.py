@@ -889,7 +889,18 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
         }
         noise_seed = [seed, 2, action_id, subject, trial]
 
+        # The wrist and joint signals are small (a few KB) but cost a full kinematics pass to make, and a
+        # training run reads each recording's wrist signal every epoch: each is made once per recording
+        # object and handed out as a copy (so no caller can change what the next one reads).
+        made: dict[str, Any] = {}
+
         def load_inertial() -> InertialSignal:
+            if "inertial" not in made:
+                made["inertial"] = make_inertial()
+            sig = made["inertial"]
+            return InertialSignal(sig.samples.copy(), sig.rate_hz, sig.channels)
+
+        def make_inertial() -> InertialSignal:
             t = np.arange(n_in) / cfg.rate_hz
             acc, gyro = perf.imu(t)
             if cfg.noise > 0:
@@ -901,6 +912,11 @@ def _make_recording(cfg: SyntheticConfig, seed: int, preset: str, name: str) -> 
             return InertialSignal(np.concatenate([acc, gyro], axis=1), float(cfg.rate_hz), INERTIAL_CHANNELS)
 
         def load_skeleton() -> np.ndarray:
+            if "skeleton" not in made:
+                made["skeleton"] = make_skeleton()
+            return made["skeleton"].copy()
+
+        def make_skeleton() -> np.ndarray:
             joints, _ = perf.kinematics(np.arange(n_vid) / cfg.fps)
             if cfg.skeleton_layout == "kinect":
                 return kinect_skeleton(joints)  # (20, 3, T), UTD-MHAD's order and axes
