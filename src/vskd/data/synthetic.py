@@ -70,6 +70,7 @@ import numpy as np
 
 from vskd.data.recording import InertialSignal, Recording, RecordingKey, Source
 from vskd.data.registry import DatasetReader, Option, ScanResult, register_dataset
+from vskd.data.utd_mhad import SKELETON_JOINTS
 from vskd.errors import ConfigError
 
 __all__ = [
@@ -123,14 +124,8 @@ JOINT_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
-#: The 20 joints of ``skeleton_layout="kinect"``, in UTD-MHAD's order (``Skeleton_joint_order.txt``).
-KINECT_JOINT_NAMES: tuple[str, ...] = (
-    "head", "shoulder_center", "spine", "hip_center",
-    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
-    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
-    "left_hip", "left_knee", "left_ankle", "left_foot",
-    "right_hip", "right_knee", "right_ankle", "right_foot",
-)  # fmt: skip
+#: The 20 joints of ``skeleton_layout="kinect"``: UTD-MHAD's order (``Skeleton_joint_order.txt``), one list.
+KINECT_JOINT_NAMES: tuple[str, ...] = SKELETON_JOINTS
 
 
 def kinect_skeleton(joints: np.ndarray) -> np.ndarray:
