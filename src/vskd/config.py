@@ -475,18 +475,24 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
+def set_path(data: dict, keys: list[str], value: Any, where: str) -> None:
+    """Set ``data[k0][k1]...[kn] = value`` in a raw config dict, making missing sections; a key on the
+    way that holds a value, not a section, is a :class:`ConfigError` naming ``where`` and that key."""
+    node = data
+    for i, k in enumerate(keys[:-1]):
+        nxt = node.get(k)
+        if nxt is None:
+            nxt = node[k] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{where}: '{'.'.join(keys[:i + 1])}' is not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     for text in overrides or []:
         keys, value = parse_override(text)
-        node = data
-        for k in keys[:-1]:
-            nxt = node.get(k)
-            if nxt is None:
-                nxt = node[k] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set '{text}': '{k}' is not a section")
-            node = nxt
-        node[keys[-1]] = value
+        set_path(data, keys, value, f"--set '{text}'")
     return data
 
 

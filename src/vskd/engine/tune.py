@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vskd.config import Config, config_from_dict, config_to_dict, safe_yaml, validate
+from vskd.config import Config, config_from_dict, config_to_dict, safe_yaml, set_path, validate
 from vskd.errors import ConfigError, VskdError
 
 __all__ = ["Param", "SearchSpace", "TYPES", "import_optuna", "load_space", "trial_config", "tune"]
@@ -198,24 +198,11 @@ def load_space(path: str | Path) -> SearchSpace:
                        startup_trials=opts["startup_trials"], warmup_folds=opts["warmup_folds"], path=p)
 
 
-def _set_path(data: dict, path: str, value: Any, where: str) -> None:
-    keys = path.split(".")
-    node = data
-    for i, k in enumerate(keys[:-1]):
-        nxt = node.get(k)
-        if nxt is None:
-            nxt = node[k] = {}
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"{where}: '{'.'.join(keys[:i + 1])}' is not a config section")
-        node = nxt
-    node[keys[-1]] = value
-
-
 def trial_config(base: Config, params: dict[str, Any], seed: int, where: str = "search space") -> Config:
     """``base`` with the trial's ``params`` (config path -> value) and ``seed``; validated like any config."""
     data = copy.deepcopy(config_to_dict(base))
     for path, value in params.items():
-        _set_path(data, path, value, f"{where}: params.{path}")
+        set_path(data, path.split("."), value, f"{where}: params.{path}")
     data["seed"] = seed
     cfg = config_from_dict(data)
     validate(cfg)
