@@ -314,3 +314,34 @@ def test_a_fitted_minirocket_checkpoint_loads_as_a_member(tmp_path):
     x = torch.randn(2, 3, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), student.eval()(x))
+
+
+def test_fusion_teacher_records_the_labels_its_members_read(fused, tmp_path):
+    """A fusion teacher's train_keys cover its members' (so vskd distill can refuse one whose member saw
+    an unlabelled recording's label); a member that does not record them makes the fusion's unknown."""
+    from vskd.engine import jobs
+    from vskd.engine.builders import load_data
+    from vskd.engine.checkpoints import fusion_teacher, load_checkpoint
+
+    root, ov, fus = fused
+    wrist = load_checkpoint(root / "wrist" / "best.pt")
+    assert wrist["meta"]["train_keys"]  # a student records the labels it read too
+    for mode in ("late", "ensemble"):
+        assert set(wrist["meta"]["train_keys"]) <= set(load_checkpoint(root / mode / "best.pt")["meta"]["train_keys"])
+    teacher_ckpt = fus[[i for i, o in enumerate(fus) if o.startswith("teacher.members=")][0]]
+    tiny = teacher_ckpt.split("checkpoint: ")[1].split("}")[0]
+    for name, keys in (("extra", wrist["meta"]["train_keys"] + ["utd-mhad/a99_s9_t9"]), ("unknown", None)):
+        ckpt = dict(wrist, meta={**wrist["meta"], "train_keys": keys})
+        if keys is None:
+            del ckpt["meta"]["train_keys"]
+        torch.save(ckpt, tmp_path / f"{name}.pt")
+        cfg = load_config(None, [o for o in fus if not o.startswith("teacher.members=")] +
+                          [f"teacher.members=[{{checkpoint: {tiny}}}, {{checkpoint: {tmp_path / f'{name}.pt'}}}]",
+                           "teacher.fusion=ensemble"])
+        _, splits, names = load_data(cfg)
+        model = fusion_teacher(cfg, list(names))
+        seen = jobs.label_keys(splits.train, model)
+        if keys is None:
+            assert model.member_train_keys is None and seen is None
+        else:
+            assert "utd-mhad/a99_s9_t9" in seen and set(r.name for r in splits.train) <= set(seen)

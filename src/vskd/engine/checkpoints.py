@@ -295,9 +295,12 @@ def fusion_teacher(cfg: Config, class_names: list[str]) -> nn.Module:
     (the dataset's, in order) and it may not be a fusion teacher itself. Each member's ``kind`` and
     ``config`` are filled into ``cfg.teacher.members``, so the fusion teacher's own checkpoint holds
     every member's architecture and view and rebuilds without the member files. Every problem is one
-    :class:`VskdError` naming the member's file.
+    :class:`VskdError` naming the member's file. The returned teacher's ``member_train_keys`` lists the
+    recordings whose labels the members were trained on (``None`` when a member's checkpoint does not
+    record them), so that ``vskd distill`` can check a fusion teacher against ``distill.unlabeled`` too.
     """
     loaded = []
+    keys: set[str] | None = set()
     for i, m in enumerate(cfg.teacher.members):
         path = Path(m.checkpoint) if m.checkpoint else None
         if path is None:
@@ -316,8 +319,13 @@ def fusion_teacher(cfg: Config, class_names: list[str]) -> nn.Module:
             model, meta, _ = load_student(path, "a fusion teacher member")
         m.kind, m.config = meta["kind"], dict(meta["config"])
         loaded.append(model)
+        seen = meta.get("train_keys")
+        keys = None if seen is None or keys is None else keys | set(seen)
     members = {name: model for (name, _, _), model in zip(member_configs(cfg), loaded)}
-    return build_fusion_teacher(cfg, len(class_names), members)
+    fused = build_fusion_teacher(cfg, len(class_names), members)
+    # whose labels the members read (None: a member does not say), for the fusion checkpoint's train_keys
+    fused.member_train_keys = None if keys is None else sorted(keys)
+    return fused
 
 
 def _short(names) -> str:

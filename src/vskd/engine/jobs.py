@@ -139,6 +139,18 @@ def _distill_counts(cfg: Config, splits) -> dict:
     return out
 
 
+def label_keys(train, model: nn.Module | None = None) -> list[str] | None:
+    """The names of the recordings whose labels a model trained on ``train`` (the labelled training
+    recordings) has read, for its checkpoint's ``train_keys``: ``train``'s, plus, for a fusion teacher,
+    its members' (``member_train_keys``, :func:`vskd.engine.checkpoints.fusion_teacher`). ``None`` when a
+    member's checkpoint does not record them (then nobody can check it)."""
+    keys = {r.name for r in train}
+    members = getattr(model, "member_train_keys", ())
+    if members is None:
+        return None
+    return sorted(keys | set(members))
+
+
 def _check_teacher_labels(splits, tmeta: dict, path) -> None:
     """Refuse a teacher trained on the labels of this run's unlabelled recordings (its checkpoint's
     ``train_keys``); warn when an older checkpoint does not say what it was trained on."""
@@ -147,7 +159,8 @@ def _check_teacher_labels(splits, tmeta: dict, path) -> None:
     seen = tmeta.get("train_keys")
     if seen is None:
         warn(f"teacher {path} does not record its training recordings (a checkpoint from before "
-             f"distill.unlabeled): vskd cannot check that it never saw an unlabelled recording's label")
+             f"distill.unlabeled, or a fusion teacher with such a member): vskd cannot check that it never "
+             f"saw an unlabelled recording's label")
         return
     leak = sorted(set(seen) & {r.name for r in splits.unlabeled})
     if leak:
@@ -197,8 +210,9 @@ def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: st
                                         label_smoothing=opt.label_smoothing)}
 
     meta = _meta(cfg, kind, names)
-    if kind == "teacher":  # what it learnt from: distill refuses a teacher that saw its unlabelled labels
-        meta["train_keys"] = [r.name for r in splits.train]
+    # whose labels it read: distill refuses a teacher (a fusion teacher, through its members) that saw
+    # the labels of its unlabelled recordings
+    meta["train_keys"] = label_keys(splits.train, model)
     trainer = Trainer(run.path, model, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=meta,
                       on_epoch_start=epoch_hook([tr], [tl]), grad_clip=opt.grad_clip, progress=progress,
@@ -259,7 +273,7 @@ def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: boo
     best = {"epoch": 0, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
     history = [{"epoch": 1, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"]}]
     meta = _meta(cfg, "teacher", names)
-    meta["train_keys"] = [r.name for r in splits.train]
+    meta["train_keys"] = label_keys(splits.train, teacher)
     if dist.is_main():
         atomic_save({"format": CHECKPOINT_FORMAT, "epoch": 0, "model": teacher.state_dict(), "history": history,
                      "best": best, "meta": meta}, run / "best.pt")
@@ -425,6 +439,9 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     deployed = distiller.trainable if method.classifies else student
     meta = _meta(cfg, "student", names)
     meta["method_classifies"] = deployed is not student
+    # the labels that reached it: its labelled training recordings' and, through the teacher, the teacher's
+    seen = tmeta.get("train_keys")
+    meta["train_keys"] = None if seen is None else sorted(set(label_keys(splits.train, student)) | set(seen))
     trainer = Trainer(run.path, distiller.trainable, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=meta,
                       export=deployed.state_dict, on_epoch_start=epoch_hook([tr, cache], [tl]),
