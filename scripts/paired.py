@@ -1,0 +1,54 @@
+"""Paired (seed by seed) differences of test accuracy between finished runs, for pairs that a bench
+spec's single ``baseline`` column does not show (a distilled run against its controls, runs of
+different benchmarks on the same seeds).
+
+Each argument is ``A:B``, two run-folder patterns with ``{seed}`` in them; every seed whose two
+``results.json`` exist is paired (vskd.engine.bench.stats.paired_difference: mean, 95 % Student-t
+interval, seeds higher).
+
+    python scripts/paired.py --seeds 0 1 2 3 4 \\
+        "runs/w/seed{seed}/watch1d-dask:runs/w/seed{seed}/watch1d-dask-unpaired"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def accuracy(pattern: str, seeds) -> dict[str, float]:
+    out = {}
+    for s in seeds:
+        p = Path(pattern.format(seed=s)) / "results.json"
+        if p.exists():
+            out[str(s)] = 100 * json.loads(p.read_text())["test"]["accuracy"]
+    return out
+
+
+def main(argv=None) -> int:
+    from vskd.engine.bench.stats import describe, paired_difference
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pairs", nargs="+", help="A:B run-folder patterns with {seed}")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    args = ap.parse_args(argv)
+    print("| A | B | A test acc | B test acc | Δ (A − B) [95 % CI] | seeds A higher |\n|---|---|---:|---:|---|---:|")
+    for pair in args.pairs:
+        if ":" not in pair:
+            ap.error(f"pair {pair!r}: expected A:B (two run-folder patterns)")
+        a, b = pair.split(":", 1)
+        ra, rb = accuracy(a, args.seeds), accuracy(b, args.seeds)
+        d = paired_difference(ra, rb)
+        if not d["n"]:
+            print(f"| {a} | {b} | — | — | no seed has both runs | — |")
+            continue
+        da, db = describe(list(ra.values())), describe(list(rb.values()))
+        ci = "" if d["ci95"] is None else f" [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]"
+        print(f"| {Path(a).name} | {Path(b).name} | {da['mean']:.1f} ± {da['std']:.1f} | {db['mean']:.1f} ± "
+              f"{db['std']:.1f} | {d['mean']:+.1f}{ci} | {d['wins']}/{d['n']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""scripts/paired.py: seed-by-seed differences between run folders (docs/results pages cite it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "paired.py"
+    spec = importlib.util.spec_from_file_location("paired_script", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pairs_only_the_seeds_both_runs_finished(tmp_path, capsys):
+    for run, accs in {"a": [0.80, 0.82, 0.90], "b": [0.78, 0.81, None]}.items():
+        for seed, acc in enumerate(accs):
+            if acc is not None:
+                d = tmp_path / f"seed{seed}" / run
+                d.mkdir(parents=True)
+                (d / "results.json").write_text(json.dumps({"test": {"accuracy": acc}}))
+    pat = str(tmp_path / "seed{seed}")
+    assert _script().main([f"{pat}/a:{pat}/b", "--seeds", "0", "1", "2"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    # seeds 0 and 1 only: differences +2 and +1 points, mean +1.5, both higher
+    assert "| +1.5 [" in row and row.endswith("| 2/2 |")
+
+
+def test_a_pair_without_a_colon_is_one_line(capsys):
+    with pytest.raises(SystemExit):
+        _script().main(["runs/only-one"])
+    assert "expected A:B" in capsys.readouterr().err
