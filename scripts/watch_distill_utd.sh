@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 14 goal 2 (the watch-class student within 2 points of the best student), tried by distillation:
 # the watch1d student (162 k parameters) alone and distilled (KD, DASK; DASK with unpaired targets as
-# the control) from the fusion ensemble teacher of the skeleton teacher and the ridge-head minirocket
+# the control; class-shuffled targets a second control) from the fusion ensemble teacher of the skeleton teacher and the ridge-head minirocket
 # student (configs/utd-mhad/fusion-teacher.yaml), 5 seeds, UTD-MHAD cross-subject, selection on
 # validation (each run's best.pt), test read once per run.
 # Rule fixed before running: between KD and DASK, the higher 5-seed mean *validation* accuracy is the
@@ -32,5 +32,9 @@ for s in "$@"; do
   done
   run "$w/watch1d-dask-unpaired" distill -c $C/raw-watch1d.yaml --set seed=$s --method dask \
       --teacher "$w/fusion/best.pt" --set distill.pairing=unpaired
+  # added after the first four runs had finished (a second control, reported whatever it shows): the
+  # teacher's outputs on another recording of the same class, redrawn every epoch
+  run "$w/watch1d-dask-class-shuffled" distill -c $C/raw-watch1d.yaml --set seed=$s --method dask \
+      --teacher "$w/fusion/best.pt" --set distill.pairing=class-shuffled
   echo "[watch] seed $s done"
 done
