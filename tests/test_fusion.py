@@ -242,6 +242,11 @@ def test_distillation_reads_the_fusion_teacher_through_the_cache(fused, method):
     assert main(["distill", "--method", method, "--teacher", str(root / "late" / "best.pt"), *_sets(ov),
                  "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "results.json").read_text())["method"] == method
+    from vskd.engine.checkpoints import load_checkpoint
+
+    # the distilled student's checkpoint lists the labels that reached it, the teacher's included
+    t_keys = load_checkpoint(root / "late" / "best.pt")["meta"]["train_keys"]
+    assert set(t_keys) <= set(load_checkpoint(out / "best.pt")["meta"]["train_keys"])
     files = sorted((root / "cache" / "teacher-outputs").glob("*.pt"), key=lambda p: p.stat().st_mtime)
     cache = TeacherCache.load(files[-1])
     assert cache.features["logits"].shape[1] == 4  # the tiny preset's classes

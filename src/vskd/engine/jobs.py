@@ -441,7 +441,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     meta["method_classifies"] = deployed is not student
     # the labels that reached it: its labelled training recordings' and, through the teacher, the teacher's
     seen = tmeta.get("train_keys")
-    meta["train_keys"] = None if seen is None else sorted(set(label_keys(splits.train, student)) | set(seen))
+    meta["train_keys"] = None if seen is None else sorted({r.name for r in splits.train} | set(seen))
     trainer = Trainer(run.path, distiller.trainable, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=meta,
                       export=deployed.state_dict, on_epoch_start=epoch_hook([tr, cache], [tl]),
