@@ -60,9 +60,12 @@ def features(xtr, xte, kind, n, seed, sep):
 
     parts = [(xtr, xte), (np.diff(xtr, axis=2), np.diff(xte, axis=2))] if sep else \
         [(channels(xtr, kind), channels(xte, kind))]
-    out = [(lambda t: (np.asarray(t.transform(a)), np.asarray(t.transform(b))))(
-        MiniRocket(n_kernels=n, random_state=seed).fit(a)) for a, b in parts]
-    return np.hstack([o[0] for o in out]), np.hstack([o[1] for o in out])
+    ftr, fte = [], []
+    for a, b in parts:  # one transform per part, fitted on its training windows
+        t = MiniRocket(n_kernels=n, random_state=seed).fit(a)
+        ftr.append(np.asarray(t.transform(a)))
+        fte.append(np.asarray(t.transform(b)))
+    return np.hstack(ftr), np.hstack(fte)
 
 
 def report(name, acc, t0):
@@ -85,8 +88,14 @@ def main(argv=None) -> int:
                              ("xyz", 1008, False), ("xyz", 2016, False), ("xyz+d", 504, False),
                              ("xyz+d", 1008, False)]:
             t0 = time.time()
-            acc = [[ridge_score(*(lambda f: (f[0], y[subj != s], f[1], y[subj == s]))(
-                features(x[subj != s], x[subj == s], kind, n, seed, sep))) for s in FOLDS] for seed in (0, 1)]
+            acc = []
+            for seed in (0, 1):
+                row = []
+                for s in FOLDS:
+                    tr, te = subj != s, subj == s
+                    ftr, fte = features(x[tr], x[te], kind, n, seed, sep)
+                    row.append(ridge_score(ftr, y[tr], fte, y[te]))
+                acc.append(row)
             report(f"{kind}, {n} features{', differences apart' if sep else ''}", acc, t0)
     elif args.mode == "augment":
         from aeon.transformations.collection.convolution_based import MiniRocket
