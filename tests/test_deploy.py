@@ -121,6 +121,49 @@ def test_export_options_are_checked(ckpt, tmp_path, capsys):
     assert "--int8 needs --format onnx" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="--format"):
         export_checkpoint(ckpt, "tflite", tmp_path)
+    with pytest.raises(SystemExit) as exc:  # argparse's own one-line error for a choice
+        main(["export", str(ckpt), "--int8", "--calibration-method", "kl", "--out", str(tmp_path / "a")])
+    assert exc.value.code == 2 and "--calibration-method: invalid choice: 'kl'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="--calibration-method: expected one of minmax, percentile, entropy"):
+        export_checkpoint(ckpt, "onnx", tmp_path / "b", int8=True, calibration_method="kl")
+    with pytest.raises(ConfigError, match="--calibration: expected a number of windows >= 0"):
+        export_checkpoint(ckpt, "onnx", tmp_path / "c", int8=True, calibration=-1)
+
+
+def test_calibration_windows_are_spread_over_the_training_split(ckpt):
+    from vskd.deploy.export import calibration_indices
+
+    assert calibration_indices(10, 4) == [0, 3, 6, 9]
+    assert calibration_indices(5, 0) == calibration_indices(5, 9) == [0, 1, 2, 3, 4]
+    assert calibration_indices(0, 4) == []
+    # the training split is ordered by class: the first windows miss classes, spread ones do not
+    _, info, cfg = load_checkpoint_model(ckpt)
+    _, all_y = split_windows(cfg, "train", info)
+    n = len(set(all_y.tolist()))
+    _, first = split_windows(cfg, "train", info, limit=n)
+    _, spread = split_windows(cfg, "train", info, limit=n, spread=True)
+    assert len(spread) == n and set(spread.tolist()) == set(all_y.tolist())
+    assert len(set(first.tolist())) < n
+
+
+@pytest.mark.parametrize("method", ["percentile", "entropy"])
+def test_int8_calibration_methods_give_working_models(ckpt, exported, tmp_path, method):
+    onnx = pytest.importorskip("onnx")
+    rep = export_checkpoint(ckpt, "onnx", tmp_path, int8=True, calibration=0, calibration_method=method,
+                            calibration_spread=True)
+    int8 = rep["models"][2]
+    assert int8["calibration"]["method"] == method
+    _, info, cfg = load_checkpoint_model(ckpt)
+    assert int8["calibration"]["windows"] == len(split_windows(cfg, "train", info)[1])  # 0 = every window
+    assert int8["top1_agreement_with_fp32"] >= 0.75
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "student_int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # other ranges than minmax's: the quantisation scales differ from the default export's
+    def scales(path):
+        m = onnx.load(str(path))
+        return sorted(float(onnx.numpy_helper.to_array(t).ravel()[0]) for t in m.graph.initializer
+                      if t.name.endswith("_scale") and onnx.numpy_helper.to_array(t).size == 1)
+    assert scales(tmp_path / "student_int8.onnx") != scales(exported[1] / "student_int8.onnx")
 
 
 def test_wrong_model_files_raise_clear_errors(ckpt, tmp_path):

@@ -26,7 +26,12 @@ def add_parser(sub) -> None:
     p.add_argument("--window-length", type=int, default=None, metavar="T",
                    help="fixed input length in samples (only for a GAF with a PAA image_size)")
     p.add_argument("--calibration", type=int, default=64, metavar="N",
-                   help="training windows used to calibrate int8 (default 64)")
+                   help="training windows used to calibrate int8: the first N (default 64; 0 = all)")
+    p.add_argument("--calibration-spread", action="store_true",
+                   help="take the N calibration windows spread evenly over the training split instead of the first N")
+    p.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"],
+                   help="how int8 activation ranges are set from the calibration windows (default minmax; "
+                        "docs/deploy.md)")
     p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance of the logits check (default 1e-4)")
     p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the logits check (default 1e-4)")
     p.set_defaults(func=_run)
@@ -43,7 +48,9 @@ def _run(args) -> int:
     prepare_output_dir(args.out, "--out")
     rep = export_checkpoint(args.checkpoint, args.fmt, args.out, int8=args.int8, data_root=args.root,
                             window_length=args.window_length, atol=args.atol, rtol=args.rtol,
-                            calibration=args.calibration, stem=args.name)
+                            calibration=args.calibration, stem=args.name,
+                            calibration_method=args.calibration_method,
+                            calibration_spread=args.calibration_spread)
     c = rep["check"]
     print(f"[vskd] check: {c['windows']} windows, max |logit difference| vs torch {c['max_abs_diff']:.2e} "
           f"(tolerance atol {c['atol']:g} + rtol {c['rtol']:g})")

@@ -9,9 +9,18 @@ inside the file.
   dynamic batch axis and, when the GAF has no PAA (``image_size=None``), a dynamic length axis.
 * **int8** (``--int8``, ONNX only): ONNX Runtime static quantisation
   (``onnxruntime.quantization.quantize_static``, QDQ format, per-channel int8 weights, uint8
-  activations, MinMax calibration) of the student's ``Conv`` and ``Gemm`` nodes only; the GAF part
-  stays in float (it needs float64 near :math:`|\\hat x| = 1`). Calibration runs the fp32 model on up
-  to ``calibration`` training windows (whole recordings, in the training split's order).
+  activations) of the student's ``Conv``, ``Gemm``, ``Relu`` and ``Add`` nodes; the GAF part stays in
+  float (it needs float64 near :math:`|\\hat x| = 1`). Calibration runs the fp32 model on the first
+  ``calibration`` training windows (whole recordings; ``0`` = all), or with ``calibration_spread``
+  on as many spread evenly over the training split (indices ``round(linspace(0, n - 1, calibration))``;
+  the split is ordered by class, so its first 64 UTD-MHAD recordings hold 6 of the 27 classes).
+  The activation ranges come from ``calibration_method`` (:data:`CALIBRATION_METHODS`): ``minmax``
+  (the observed range, the default), ``percentile`` (the 99.999th percentile of ``|x|``, clipping
+  rare outliers) or ``entropy`` (the range minimising the KL divergence between the float and the
+  quantised histogram, TensorRT's rule: 2048 histogram bins, 128 quantised bins). The defaults
+  (minmax, first 64) were kept by measurement (``benchmarks/int8_calibration.py``,
+  docs/results/raw-students.md 7.1): on the distilled watch1d student no setting beat them on
+  validation, and entropy lost 7 points.
 * **TorchScript**: ``torch.jit.trace`` of the same module (the trace keeps the length symbolic: it
   accepts other window lengths, which the self-check exercises with the validation recordings).
 
@@ -132,8 +141,21 @@ class _Calibration:
     def get_next(self):
         return next(self._it, None)
 
-    def rewind(self) -> None:  # pragma: no cover - not used by MinMax
+    def rewind(self) -> None:  # pragma: no cover - ONNX Runtime's calibrators read the data once
         pass
+
+
+#: ``calibration_method`` -> ONNX Runtime's ``CalibrationMethod`` member name
+CALIBRATION_METHODS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
+
+
+def calibration_indices(n: int, count: int) -> list[int]:
+    """``count`` indices spread evenly over ``range(n)`` (all of them when ``count`` is 0 or >= ``n``)."""
+    if n <= 0:
+        return []
+    if count <= 0 or count >= n:
+        return list(range(n))
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, count)})
 
 
 #: the node types int8 quantisation covers by default
@@ -141,12 +163,14 @@ INT8_OP_TYPES = ("Conv", "Gemm", "Relu", "Add")
 
 
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list[np.ndarray],
-                  op_types: tuple[str, ...] = INT8_OP_TYPES) -> Path:
+                  op_types: tuple[str, ...] = INT8_OP_TYPES, method: str = "minmax") -> Path:
     """Static int8 quantisation of an fp32 vskd ONNX model (``op_types`` nodes, QDQ, per-channel).
 
-    ``calibration``: prepared windows (T, C) float32 (at least one). The metadata is copied with
-    ``precision = "int8"``.
+    ``calibration``: prepared windows (T, C) float32 (at least one); ``method``: a key of
+    :data:`CALIBRATION_METHODS`. The metadata is copied with ``precision = "int8"``.
     """
+    if method not in CALIBRATION_METHODS:
+        raise ConfigError(f"--calibration-method: expected one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
     _require_onnx()
     import onnx
     from onnxruntime.quantization import (
@@ -175,10 +199,13 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
         except Exception:  # noqa: BLE001, S110 - optional step; quantise the model as exported
             pass
         try:
+            kwargs = {}
+            if method == "entropy":
+                kwargs["calibration_cache_path"] = _entropy_ranges(source, calibration, op_types, Path(tmp))
             quantize_static(source, str(out_path), _Calibration(calibration, "window"),
                             quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
                             activation_type=QuantType.QUInt8, op_types_to_quantize=list(op_types),
-                            calibrate_method=CalibrationMethod.MinMax)
+                            calibrate_method=getattr(CalibrationMethod, CALIBRATION_METHODS[method]), **kwargs)
         finally:
             root.setLevel(level)
     proto = onnx.load(str(out_path))
@@ -187,13 +214,52 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
     return out_path
 
 
-def split_windows(cfg, split: str, info: DeployInfo, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
-    """Whole recordings of ``split`` as raw windows (T, C) float64 (the offline input) and their labels."""
+#: the entropy calibrator's histogram: 2048 bins searched for the 128-bin range of least KL divergence
+#: (TensorRT's entropy calibration; ``quantize_static`` alone would use 128 bins for 128 quantised
+#: bins, i.e. no search: the min-max range)
+ENTROPY_BINS, ENTROPY_QUANTIZED_BINS = 2048, 128
+
+
+def _entropy_ranges(model: str, calibration: list[np.ndarray], op_types: tuple[str, ...], tmp: Path) -> str:
+    """Entropy (KL) activation ranges of ``model`` on ``calibration``, saved as ONNX Runtime's calibration cache."""
+    import inspect
+
+    import onnxruntime
+    from onnxruntime.quantization import CalibrationMethod, quantize_static
+    from onnxruntime.quantization.calibrate import create_calibrator
+
+    if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+        raise ConfigError(f"--calibration-method entropy needs an onnxruntime whose quantize_static takes "
+                          f"calibration_cache_path (installed: {onnxruntime.__version__}); use minmax or percentile, "
+                          "or pip install -U onnxruntime")
+    from onnxruntime.quantization.calibrate import save_tensors_data
+
+    calibrator = create_calibrator(Path(model), list(op_types), augmented_model_path=str(tmp / "augmented.onnx"),
+                                   calibrate_method=CalibrationMethod.Entropy,
+                                   extra_options={"num_bins": ENTROPY_BINS,
+                                                  "num_quantized_bins": ENTROPY_QUANTIZED_BINS})
+    calibrator.collect_data(_Calibration(calibration, "window"))
+    cache = tmp / "entropy-ranges.json"
+    save_tensors_data(calibrator.compute_data(), cache)
+    return str(cache)
+
+
+def split_windows(cfg, split: str, info: DeployInfo, limit: int | None = None,
+                  spread: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """Whole recordings of ``split`` as raw windows (T, C) float64 (the offline input) and their labels.
+
+    ``limit``: at most that many recordings, the first ones, or with ``spread`` ones spread evenly over
+    the split (:func:`calibration_indices`).
+    """
     from vskd.data.paired import _inertial_window
     from vskd.data.datasets import load_splits
 
     _, splits, _ = load_splits(cfg.data)
-    recs = list(getattr(splits, split))[: limit if limit else None]
+    recs = list(getattr(splits, split))
+    if spread:
+        recs = [recs[i] for i in calibration_indices(len(recs), limit or 0)]
+    else:
+        recs = recs[: limit if limit else None]
     return [_inertial_window(r, info.axes) for r in recs], np.array([r.label for r in recs], dtype=np.int64)
 
 
@@ -209,7 +275,8 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float | None:
 
 def export_checkpoint(checkpoint: str | Path, fmt: str = "onnx", out_dir: str | Path = "export", int8: bool = False,
                       data_root: str | None = None, window_length: int | None = None, atol: float = 1e-4,
-                      rtol: float = 1e-4, calibration: int = 64, stem: str = "student") -> dict[str, Any]:
+                      rtol: float = 1e-4, calibration: int = 64, stem: str = "student",
+                      calibration_method: str = "minmax", calibration_spread: bool = False) -> dict[str, Any]:
     """Export a student checkpoint, check the export against torch, and report sizes and accuracies.
 
     Returns (and writes to ``out_dir/export.json``) ``{"checkpoint", "format", "check": {"windows",
@@ -218,6 +285,11 @@ def export_checkpoint(checkpoint: str | Path, fmt: str = "onnx", out_dir: str | 
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if calibration_method not in CALIBRATION_METHODS:
+        raise ConfigError(f"--calibration-method: expected one of {', '.join(CALIBRATION_METHODS)}, "
+                          f"got {calibration_method!r}")
+    if calibration < 0:
+        raise ConfigError(f"--calibration: expected a number of windows >= 0 (0 = every training window), got {calibration}")
     if int8 and fmt != "onnx":
         raise ConfigError("--int8 needs --format onnx (int8 quantisation runs in ONNX Runtime)")
     if fmt == "onnx":
@@ -262,13 +334,16 @@ def export_checkpoint(checkpoint: str | Path, fmt: str = "onnx", out_dir: str | 
     models.append({"name": name, "path": str(path), "size_bytes": path.stat().st_size,
                    "val_accuracy": _accuracy(fp32_val, val_y), "max_abs_diff_vs_torch": check["max_abs_diff"]})
     if int8:
-        calib_w, _ = split_windows(cfg, "train", info, limit=calibration)
-        q_path = quantize_int8(path, out / f"{stem}_int8.onnx", [pred.prepare(w) for w in calib_w])
+        calib_w, _ = split_windows(cfg, "train", info, limit=calibration, spread=calibration_spread)
+        q_path = quantize_int8(path, out / f"{stem}_int8.onnx", [pred.prepare(w) for w in calib_w],
+                               method=calibration_method)
         q_pred = load_predictor(q_path, threads=1)
         q_val = _logits(q_pred, val_w)
         agree = float((q_val.argmax(1) == fp32_val.argmax(1)).mean()) if len(val_w) else None
         models.append({"name": "onnx int8", "path": str(q_path), "size_bytes": q_path.stat().st_size,
-                       "val_accuracy": _accuracy(q_val, val_y), "top1_agreement_with_fp32": agree})
+                       "val_accuracy": _accuracy(q_val, val_y), "top1_agreement_with_fp32": agree,
+                       "calibration": {"windows": len(calib_w), "method": calibration_method,
+                                       "spread": calibration_spread}})
     report = {"checkpoint": str(checkpoint), "format": fmt, "int8": int8, "info": json.loads(info.to_json()),
               "check": check, "val_windows": len(val_w), "models": models}
     (out / "export.json").write_text(json.dumps(report, indent=2))
