@@ -68,6 +68,40 @@ def test_write_results(bench, tmp_path):
     assert (tmp_path / "tiny-bench.md").read_text().count("| student | student |") == 1
     assert (tmp_path / "img" / "tiny-bench" / "bars.png").exists()
     assert (tmp_path / "img" / "tiny-bench" / "confusion_student.png").exists()
+    md = (tmp_path / "tiny-bench.md").read_text()
+    assert "every model selected on the validation split" in md and "## Where the time went" in md
+    assert summary["runs"]["student"]["selection"] == "val"
+
+
+def _row(job, group, selection, walls):
+    return {"job": job, "group": group, "selection": selection,
+            "seeds": {str(i): {"wall_s": w} for i, w in enumerate(walls)}}
+
+
+def test_selection_sentence_names_cv_and_validation_rows():
+    from vskd.engine.bench.report import selection_sentence
+
+    runs = {"t": _row("teacher", "teachers", "val", [1]), "s": _row("student", "cv", "cv", [1]),
+            "p": _row("peer", "peers", None, [1])}
+    text = selection_sentence({"runs": runs})
+    assert text.startswith("every student selected by cross-validation") and "Teachers select" in text
+    runs["v"] = _row("student", "old", "val", [1])
+    text = selection_sentence({"runs": runs})
+    assert "`data.selection: cv` were selected by cross-validation" in text and "validation split" in text
+    assert selection_sentence({"runs": {"v": runs["v"]}}).startswith("every model selected on the validation")
+
+
+def test_time_breakdown_sums_by_group():
+    from vskd.engine.bench.report import time_breakdown
+
+    runs = {"a": _row("student", "g1", "cv", [60, 120, 180]), "b": _row("student", "g1", "cv", [600]),
+            "c": _row("teacher", "teachers", "val", [3600]), "d": _row("student", "g2", None, [])}
+    lines = time_breakdown({"runs": runs})
+    assert "| teachers | 1 | 1.00 | 79 % | 60.0 |" in lines  # 3600 of 4560 s (79 %), the largest first
+    assert "| g1 | 4 | 0.27 | 21 % | 2.5 |" in lines  # median of 60, 120, 180, 600 s
+    assert lines.index("| teachers | 1 | 1.00 | 79 % | 60.0 |") < lines.index("| g1 | 4 | 0.27 | 21 % | 2.5 |")
+    assert not any(line.startswith("| g2 ") for line in lines) and "| all | 5 | 1.27 | 100 % | — |" in lines
+    assert time_breakdown({"runs": {"d": runs["d"]}}) == []
 
 
 @pytest.mark.parametrize("text, needle", [
@@ -82,12 +116,28 @@ def test_write_results(bench, tmp_path):
     ("base: b.yaml\nruns: [{id: a, job: student}]\nfigures: [b]\n", "figures must list run ids"),
     ("base: b.yaml\nruns: [{id: a, job: student}]\nbaseline: b\n", "baseline must be one of the run ids"),
     ("base: b.yaml\nruns: [{id: a, job: student}, {id: c, method: kd, baseline: d}]\n", "run 'c': baseline must"),
+    ("base: b.yaml\nrecipes: {r: [a=1]}\nruns: [{id: a, job: student, recipe: q}]\n", "run 'a': recipe 'q' is not in"),
+    ("base: b.yaml\nruns: [{id: a, job: student, recipe: q}]\n", "the spec has none"),
+    ("base: b.yaml\nrecipes: {r: a=1}\nruns: [{id: a, job: student}]\n", "recipes must map names to lists"),
+    ("base: b.yaml\nrecipes: {r: [a=1]}\nruns: [{id: a, job: student, recipe: {r: 1}}]\n", "recipe must be a name"),
 ])
 def test_spec_errors(tmp_path, text, needle):
     p = tmp_path / "s.yaml"
     p.write_text(text)
     with pytest.raises(ConfigError, match=needle):
         load_spec(p)
+
+
+def test_recipes_expand_into_set_in_order(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("base: b.yaml\nrecipes: {fast: [student.train.epochs=2, student.train.lr=0.1], ss: [data.protocol=x]}\n"
+                 "runs:\n  - {id: a, job: student, recipe: fast, set: [student.train.lr=0.2]}\n"
+                 "  - {id: b, job: student, recipe: [fast, ss]}\n  - {id: c, job: student}\n")
+    runs = {r.id: r for r in load_spec(p).runs}
+    # the recipe's overrides come first, so a run's own set wins (load_config applies them in order)
+    assert runs["a"].set == ["student.train.epochs=2", "student.train.lr=0.1", "student.train.lr=0.2"]
+    assert runs["b"].set == ["student.train.epochs=2", "student.train.lr=0.1", "data.protocol=x"]
+    assert runs["c"].set == [] and runs["b"].recipe == ["fast", "ss"]
 
 
 def test_shipped_specs_load():

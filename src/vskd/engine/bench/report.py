@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -180,8 +181,7 @@ def write_results(bench, summary: dict, results_dir: str | Path, command: str, w
           f"- command: `{command}`",
           f"- spec: `{_relative(summary['spec'])}`; seeds {summary['seeds']}",
           f"- wall time: {meta['wall_s_sum_of_runs'] / 3600:.2f} h summed over runs",
-          "", "Test top-1 accuracy and macro-F1 (%), mean ± std over seeds; every model selected on the "
-          "validation split (held-out training subject), the test split read once per run."
+          "", "Test top-1 accuracy and macro-F1 (%), mean ± std over seeds; " + selection_sentence(summary)
           + (" Δ: the paired difference from the run named under 'vs', seed by seed, in points: mean "
              "[95 % Student-t interval over seeds], and on how many seeds the run was higher."
              if has_deltas(summary) else "")
@@ -192,12 +192,50 @@ def write_results(bench, summary: dict, results_dir: str | Path, command: str, w
           f"![bars](img/{summary['benchmark']}/bars.png)", "",
           (f"Learning curves (seed {first}) and confusion matrices (`img/{summary['benchmark']}/confusion_*.png`) "
            f"of: {', '.join(f'`{r}`' for r in shown)}."), "",
-          f"![curves](img/{summary['benchmark']}/curves.png)", ""]
+          f"![curves](img/{summary['benchmark']}/curves.png)", "",
+          *time_breakdown(summary)]
     notes = rd / f"{summary['benchmark']}.notes.md"  # hand-written discussion, kept across re-runs
     if notes.exists():
         md += ["## Discussion", "", notes.read_text()]
     (rd / f"{summary['benchmark']}.md").write_text("\n".join(md))
     return rd / f"{summary['benchmark']}.json"
+
+
+def selection_sentence(summary: dict) -> str:
+    """How the rows were selected: the validation split, cross-validation (``data.selection: cv``), or both."""
+    rows = summary["runs"].values()
+    kinds = {k for row in rows if row["job"] != "teacher" and row.get("selection")
+             for k in row["selection"].split("/")}
+    val = "selected on the validation split (held-out training subject), the test split read once per run."
+    cv = ("selected by cross-validation (leave-one-group-out folds over the training subjects or trials, the "
+          "epoch of the best mean validation curve, then a refit on the whole training side: the val column "
+          "is the CV accuracy), the test split read once per run.")
+    if "cv" not in kinds:
+        return "every model " + val
+    teachers = (" Teachers select on their validation subject / trial."
+                if any(r["job"] == "teacher" and r["seeds"] for r in rows) else "")
+    if kinds == {"cv"}:
+        return "every student " + cv + teachers
+    return "the students trained with `data.selection: cv` were " + cv + " The others were " + val + teachers
+
+
+def time_breakdown(summary: dict) -> list[str]:
+    """Markdown lines: where the wall time went, by group (the runs' own ``wall_s``, summed over seeds)."""
+    groups: dict[str, list[float]] = {}
+    for row in summary["runs"].values():
+        groups.setdefault(row["group"], []).extend(s["wall_s"] for s in row["seeds"].values() if s.get("wall_s"))
+    groups = {g: w for g, w in groups.items() if w}
+    if not groups:
+        return []
+    total = sum(sum(w) for w in groups.values())
+    lines = ["## Where the time went", "",
+             "Each finished run's own wall time (`wall_s`), summed by group over runs and seeds; runs in parallel "
+             "jobs overlap, so the sum exceeds the elapsed time.", "",
+             "| group | runs × seeds | wall (h) | share | median per run (min) |", "|---|---|---|---|---|"]
+    for g, w in sorted(groups.items(), key=lambda kv: -sum(kv[1])):
+        lines.append(f"| {g} | {len(w)} | {sum(w) / 3600:.2f} | {100 * sum(w) / total:.0f} % | "
+                     f"{statistics.median(w) / 60:.1f} |")
+    return [*lines, f"| all | {sum(len(w) for w in groups.values())} | {total / 3600:.2f} | 100 % | — |", ""]
 
 
 def figure_runs(bench) -> list[str]:

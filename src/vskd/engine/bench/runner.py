@@ -196,11 +196,13 @@ class Bench:
                      (r.teacher or self.spec.main_teacher) if r.job == "distill" else None,
                      r.group, r.label or r.id) for r in self.spec.runs]
         for rid, job, method, teacher, group, label in entries:
-            seeds, failed = {}, {}
+            seeds, failed, selection = {}, {}, set()
             for seed in self.spec.seeds:
                 d = self.out / f"seed{seed}" / rid
                 if (d / "results.json").exists():
                     res = json.loads((d / "results.json").read_text())
+                    if job != "peer":
+                        selection.add(res.get("selection", "val"))
                     seeds[str(seed)] = {"test_accuracy": res["test"]["accuracy"], "test_macro_f1": res["test"]["macro_f1"],
                                         "val_accuracy": res["val"]["accuracy"], "best_epoch": res["best_epoch"],
                                         "wall_s": res.get("wall_s")}
@@ -210,7 +212,8 @@ class Bench:
                 elif (d / "failed.txt").exists():
                     failed[str(seed)] = (d / "failed.txt").read_text().splitlines()[0]
             row = {"label": label, "job": job, "method": method, "teacher": teacher, "group": group,
-                   "seeds": seeds, "failed": failed}
+                   "seeds": seeds, "failed": failed,
+                   "selection": "/".join(sorted(selection)) or None}  # cv | val (None: a peer, or unfinished)
             for key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
                 row[key] = describe([s[key] for s in seeds.values() if s[key] is not None])
             rows[rid] = row

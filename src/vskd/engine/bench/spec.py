@@ -15,6 +15,10 @@ Spec format::
       - {id: dask-skeleton, method: dask, teacher: skeleton, group: teachers}
       - {id: minirocket, kind: peer, peer: minirocket, group: peers}   # aeon, no camera (vskd.engine.peers)
       - {id: rocket-small, kind: peer, peer: rocket, options: {n_kernels: 2000}, length: 180, group: peers}
+    recipes:                             # optional: named override lists a run takes with 'recipe'
+      tuned: [student.train.lr=1.56e-4, student.train.weight_decay=1.18e-2]
+    # - {id: kd-tuned, method: kd, recipe: tuned}            # set = the recipe's overrides, then its own
+    # - {id: kd-tuned-ss, method: kd, recipe: [tuned, ss]}   # several recipes, in order
     figures: [teacher-depth, student, dask]   # optional: runs of the curves and confusion matrices
                                               # (default: the first teacher, student, dask)
     baseline: student                         # optional: the run every other run is compared with,
@@ -58,6 +62,7 @@ class RunSpec:
     options: dict[str, Any] = field(default_factory=dict)  # kind peer: aeon parameters
     length: int | None = None  # kind peer: samples per window (None: the config's, else 180)
     resample: str = "linear"  # kind peer: linear | crop
+    recipe: str | list[str] | None = None  # names in the spec's ``recipes``, applied before ``set``
 
     @property
     def is_peer(self) -> bool:
@@ -90,7 +95,23 @@ class BenchSpec:
         return next(iter(self.teachers))
 
 
-def _run_spec(p: Path, i: int, r, teachers: dict) -> RunSpec:
+def _with_recipes(p: Path, r: dict, recipes: dict) -> dict:
+    """``r`` with its ``recipe`` names expanded into ``set`` (the recipes' overrides first, in order)."""
+    names = r.get("recipe")
+    if names is None:
+        return r
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"benchmark spec {p}: run '{r['id']}': recipe must be a name or a list of names "
+                          f"from 'recipes', got {names!r}")
+    unknown = [n for n in names if n not in recipes]
+    if unknown:
+        raise ConfigError(f"benchmark spec {p}: run '{r['id']}': recipe '{unknown[0]}' is not in recipes "
+                          f"({', '.join(recipes) or 'the spec has none'})")
+    return {**r, "set": [o for n in names for o in recipes[n]] + list(r.get("set") or [])}
+
+
+def _run_spec(p: Path, i: int, r, teachers: dict, recipes: dict | None = None) -> RunSpec:
     fields = set(RunSpec.__dataclass_fields__)
     if not isinstance(r, dict) or "id" not in r:
         raise ConfigError(f"benchmark spec {p}: runs[{i}] needs an 'id'")
@@ -98,6 +119,7 @@ def _run_spec(p: Path, i: int, r, teachers: dict) -> RunSpec:
     if bad:
         raise ConfigError(f"benchmark spec {p}: runs[{i}] ({r['id']}): unknown key '{bad[0]}' "
                           f"(valid: {', '.join(sorted(fields))})")
+    r = _with_recipes(p, r, recipes or {})
     kind = r.get("kind", "train")
     if kind not in KINDS:
         raise ConfigError(f"benchmark spec {p}: run '{r['id']}': kind must be train or peer, got '{kind}'")
@@ -138,7 +160,7 @@ def load_spec(path: str | Path) -> BenchSpec:
         raw = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"benchmark spec {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    known = {"name", "base", "seeds", "set", "teachers", "runs", "figures", "baseline"}
+    known = {"name", "base", "seeds", "set", "teachers", "runs", "figures", "baseline", "recipes"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"benchmark spec {p}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(known))})")
@@ -147,7 +169,11 @@ def load_spec(path: str | Path) -> BenchSpec:
             raise ConfigError(f"benchmark spec {p}: missing key '{key}'")
     teachers_declared = bool(raw.get("teachers"))
     teachers = raw.get("teachers") or {"default": []}
-    runs = [_run_spec(p, i, r, teachers) for i, r in enumerate(raw["runs"])]
+    recipes = raw.get("recipes") or {}
+    if not isinstance(recipes, dict) or not all(isinstance(v, list) for v in recipes.values()):
+        raise ConfigError(f"benchmark spec {p}: recipes must map names to lists of KEY=VALUE overrides, "
+                          f"got {recipes!r}")
+    runs = [_run_spec(p, i, r, teachers, recipes) for i, r in enumerate(raw["runs"])]
     ids = [r.id for r in runs]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
