@@ -32,7 +32,7 @@ def load(root: str | None):
     from vskd.engine.builders import load_data
     from vskd.engine.peers import peer_windows
 
-    cfg = load_config("src/vskd/configs/utd-mhad/raw-minirocket.yaml", [f"data.root={root}"] if root else [])
+    cfg = load_config("src/vskd/configs/utd-mhad/raw-minirocket-trained.yaml", [f"data.root={root}"] if root else [])
     _, splits, _ = load_data(cfg)
     recs = list(splits.train) + list(splits.val)  # the training side only
     x, y = peer_windows(recs, tuple(cfg.student.input.axes), 180)

@@ -1,6 +1,6 @@
 """1-seed UTD-MHAD accuracy of each raw-signal student (issue 14), one thread, selection on validation.
 
-Trains ``configs/utd-mhad/raw-<arch>.yaml`` for each arch with ``vskd train-student`` (best epoch chosen
+Trains ``configs/utd-mhad/raw-<arch>.yaml`` (minirocket: ``raw-minirocket-trained.yaml``) for each arch with ``vskd train-student`` (best epoch chosen
 on the validation subject; the test split is read once, from that checkpoint) and prints one table row
 per student: parameters, best epoch, validation and test accuracy, wall time.
 
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             ov.append(f"student.train.epochs={args.epochs}")
         if args.root:
             ov.append(f"data.root={args.root}")
-        cfg = load_config(args.configs / f"raw-{arch}.yaml", ov)
+        # the trained-head minirocket recipe: raw-minirocket.yaml is the ridge head, selected by CV
+        name = "raw-minirocket-trained" if arch == "minirocket" else f"raw-{arch}"
+        cfg = load_config(args.configs / f"{name}.yaml", ov)
         run = args.out / f"raw-{arch}-s{args.seed}"
         if (run / "results.json").exists():
             res = json.loads((run / "results.json").read_text())

@@ -31,7 +31,7 @@ def test_resources_hold_the_demo_config_and_every_config_loads():
         elif name.startswith("tune/"):  # search spaces (vskd tune), checked against the raw-signal config
             from vskd.engine.tune import check_space, load_space
 
-            base = load_config(config_path("utd-mhad/raw-minirocket.yaml"))
+            base = load_config(config_path("utd-mhad/raw-minirocket-trained.yaml"))
             check_space(load_space(config_path(name)), base, "distill" if "dask" in name else "student")
         else:
             load_config(config_path(name))
