@@ -149,6 +149,12 @@ class _Calibration:
 CALIBRATION_METHODS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
 
 
+def check_calibration_method(method: str) -> None:
+    """Raise the one-line :class:`ConfigError` for a ``--calibration-method`` outside :data:`CALIBRATION_METHODS`."""
+    if method not in CALIBRATION_METHODS:
+        raise ConfigError(f"--calibration-method: expected one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
+
+
 def calibration_indices(n: int, count: int) -> list[int]:
     """``count`` indices spread evenly over ``range(n)`` (all of them when ``count`` is 0 or >= ``n``)."""
     if n <= 0:
@@ -169,8 +175,7 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: list
     ``calibration``: prepared windows (T, C) float32 (at least one); ``method``: a key of
     :data:`CALIBRATION_METHODS`. The metadata is copied with ``precision = "int8"``.
     """
-    if method not in CALIBRATION_METHODS:
-        raise ConfigError(f"--calibration-method: expected one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
+    check_calibration_method(method)
     _require_onnx()
     import onnx
     from onnxruntime.quantization import (
@@ -285,9 +290,7 @@ def export_checkpoint(checkpoint: str | Path, fmt: str = "onnx", out_dir: str | 
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    if calibration_method not in CALIBRATION_METHODS:
-        raise ConfigError(f"--calibration-method: expected one of {', '.join(CALIBRATION_METHODS)}, "
-                          f"got {calibration_method!r}")
+    check_calibration_method(calibration_method)  # before anything is exported
     if calibration < 0:
         raise ConfigError(f"--calibration: expected a number of windows >= 0 (0 = every training window), got {calibration}")
     if int8 and fmt != "onnx":
