@@ -100,6 +100,14 @@ def test_minirocket_student_caches_fixed_features():
     assert len(m._cache) == 5
     again = m.transform(x)
     assert torch.equal(first, again) and torch.equal(first, m.features(x))
+    # reloading the same fit (best.pt before the test) keeps the cache; another fit's state drops it
+    m.load_state_dict(m.state_dict())
+    assert len(m._cache) == 5 and torch.equal(m.transform(x), first)
+    other = build_student_model("minirocket", 3, 3)
+    other.fit(torch.randn(5, 3, 100) * 3)
+    m.load_state_dict(other.state_dict())
+    y = m.transform(x)
+    assert len(m._cache) == 5 and torch.equal(y, other.features(x)) and not torch.equal(y, first)
 
 
 def test_raw_view_resamples_whole_recording_channels_first():

@@ -447,6 +447,7 @@ class PairedDataset(Dataset):
             raise ConfigError("student_augment applies to GAF images; it cannot be combined with student_raw=True")
         self.student_augment = student_augment if student_augment is not None and student_augment.active else None
         self._windows: dict[int, np.ndarray] = {}  # raw inertial windows of augmented items, read once
+        self._signals: dict[int, np.ndarray] = {}  # raw views (RawSpec) of items without augmentation, built once
         self._skeletons: dict[int, np.ndarray] = {}  # (J, 3, T) joints of a skeleton teacher's items, read once
         self.cache = None if cache_dir is False else ArrayCache(cache_dir, compress=compress)
         for rec in self.recordings:  # fail early and clearly: a missing modality names the recording
@@ -503,8 +504,13 @@ class PairedDataset(Dataset):
         if self.student is None:
             pass
         elif isinstance(self.student, RawSpec):
-            window = self._raw_window(index) if self.train and self.student_augment else None
-            item["student"] = torch.from_numpy(student_signal(rec, self.student, window))
+            if self.train and self.student_augment:
+                item["student"] = torch.from_numpy(student_signal(rec, self.student, self._raw_window(index)))
+            else:  # the same every epoch: read and resampled once (a copy each time, so no caller can alter it)
+                signal = self._signals.get(index)
+                if signal is None:
+                    signal = self._signals[index] = student_signal(rec, self.student)
+                item["student"] = torch.from_numpy(signal.copy())
         elif self.student_raw:
             window, valid = raw_window(rec, self.student.axes, self.raw_length)
             item["student"] = torch.from_numpy(window)

@@ -382,6 +382,7 @@ class MiniRocketStudent(nn.Module):
         self.fc1 = nn.Linear(embed_dim, num_classes)
         self.cache_features = cache_features
         self._cache: dict[bytes, Tensor] = {}
+        self._cache_tag: bytes | None = None  # the transform the cached features belong to (_transform_tag)
 
     @property
     def min_length(self) -> int:
@@ -398,6 +399,7 @@ class MiniRocketStudent(nn.Module):
             x = self.norm(windows)
             self.features.fit(x, seed=self.seed)
             self._cache.clear()
+            self._cache_tag = self._transform_tag()
             feats = torch.cat([self.features(x[i:i + 64]) for i in range(0, len(x), 64)])
             if self.cache_features and len(x) <= self.CACHE_ITEMS:  # training reads these windows again
                 for row, f in zip(x, feats):
@@ -412,9 +414,15 @@ class MiniRocketStudent(nn.Module):
     def _key(row: Tensor) -> bytes:
         return hashlib.blake2b(row.detach().cpu().numpy().tobytes(), digest_size=16).digest()
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        self._cache.clear()
-        super()._load_from_state_dict(*args, **kwargs)
+    def _transform_tag(self) -> bytes:
+        """A digest of the fitted transform (its buffers): cached features are valid while it is unchanged,
+        so reloading a checkpoint of the same fit (``best.pt`` before the test) keeps them, and loading
+        another fit's drops them."""
+        h = hashlib.blake2b(digest_size=16)
+        for name, buf in self.features.named_buffers():
+            h.update(name.encode())
+            h.update(buf.detach().cpu().numpy().tobytes())
+        return h.digest()
 
     def transform(self, window: Tensor) -> Tensor:
         """The fixed MiniRocket features of ``window`` (cached per window while not exporting)."""
@@ -422,6 +430,10 @@ class MiniRocketStudent(nn.Module):
         if not self.cache_features or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() \
                 or torch.is_grad_enabled() and x.requires_grad:
             return self.features(x)
+        tag = self._transform_tag()
+        if tag != self._cache_tag:  # another transform (a loaded checkpoint of another fit): start afresh
+            self._cache.clear()
+            self._cache_tag = tag
         keys = [self._key(row) for row in x]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
