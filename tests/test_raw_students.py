@@ -280,23 +280,3 @@ def test_bad_raw_input_config_keys():
         load_config(None, ["student.arch=watch1d", "student.input.length=1"])
     with pytest.raises(ConfigError, match="student.pretrained"):
         build_student(load_config(None, ["student.arch=watch1d", "student.pretrained=x.pth"]), 3)
-
-
-@pytest.mark.parametrize("nf", [3, 16, 27])  # both branches: comparisons (nf < 16) and sort + search
-def test_count_above_equals_the_comparison_count_with_ties(nf):
-    from vskd.models.minirocket import _count_above
-
-    g = torch.Generator().manual_seed(nf)
-    resp = torch.randint(-5, 6, (4, 3, 50), generator=g).float()  # many exact ties with the biases
-    bias = torch.randint(-5, 6, (4, 1, 1, nf), generator=g).float()
-    want = (resp.unsqueeze(-1) > bias).sum(dim=2).float()
-    got = _count_above(resp, bias)
-    assert got.dtype == torch.float32 and torch.equal(got, want)
-
-
-def test_minirocket_features_match_the_exported_comparison_path():
-    # the eager path (exact counts) and the traced / ONNX one (one comparison per bias) give equal features
-    x = torch.cumsum(torch.randn(6, 3, 120, generator=torch.Generator().manual_seed(0)), dim=2)
-    m = MiniRocketFeatures(3).fit(x, seed=1)
-    traced = torch.jit.trace(m, x[:1])
-    assert torch.equal(m(x), traced(x))

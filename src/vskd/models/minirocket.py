@@ -155,21 +155,6 @@ def _shift(v: Tensor, s: int) -> Tensor:
     return v
 
 
-def _count_above(resp: Tensor, bias: Tensor) -> Tensor:
-    """``(resp.unsqueeze(-1) > bias).sum(2)`` as float32 for ``resp`` ``(K, B, T)`` and ``bias``
-    ``(K, 1, 1, nf)``: the same float32 comparisons, counted exactly (the counts are integers), but
-    faster. Many biases (``nf >= 16``): each response sorted once and the biases binary-searched,
-    O((T + nf) log T) a row; few: the comparisons laid out with time last (contiguous) and summed."""
-    k, b, t = resp.shape
-    nf = bias.shape[-1]
-    if nf >= 16:
-        ordered = resp.reshape(k * b, t).sort(dim=1).values
-        thresholds = bias.reshape(k, 1, nf).expand(k, b, nf).reshape(k * b, nf).contiguous()
-        at_most = torch.searchsorted(ordered, thresholds, right=True)  # positions with resp <= bias
-        return (t - at_most).reshape(k, b, nf).float()
-    return (resp.unsqueeze(2) > bias.reshape(k, 1, nf, 1)).float().sum(dim=3)
-
-
 class MiniRocketFeatures(nn.Module):
     """MiniRocket's transform of ``(B, C, T)`` windows into ``(B, F)`` PPV features (see the module docstring).
 
@@ -299,15 +284,9 @@ class MiniRocketFeatures(nn.Module):
                 part = torch.gather(ck, 2, idx).squeeze(2)  # (84, B, T)
                 resp = part if resp is None else resp + part * valid[:, m].reshape(NUM_KERNELS, 1, 1)
             bias = self.biases[f0:f0 + NUM_KERNELS * nf].reshape(NUM_KERNELS, 1, 1, nf)
-            if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-                # exported graphs: one comparison per (position, bias), ops every ONNX runtime has
-                hit = (resp.unsqueeze(-1) > bias).float()  # (84, B, T, nf)
-                full = hit.mean(dim=2)
-                inner = hit[:, :, pad:t - pad].mean(dim=2)
-            else:  # the same values: PPV = an exact count / positions, as the float mean divides
-                full_n = _count_above(resp, bias)
-                inner_n = full_n - _count_above(torch.cat([resp[:, :, :pad], resp[:, :, t - pad:]], dim=2), bias)
-                full, inner = full_n / t, inner_n / (t - 2 * pad)
+            hit = (resp.unsqueeze(-1) > bias).float()  # (84, B, T, nf)
+            full = hit.mean(dim=2)
+            inner = hit[:, :, pad:t - pad].mean(dim=2)
             # kernels with (j + k) odd pool only the positions the padding does not reach
             odd = ((torch.arange(NUM_KERNELS, device=x.device) + j) % 2 == 1).reshape(NUM_KERNELS, 1, 1)
             out.append(torch.where(odd, inner, full).permute(1, 0, 2).reshape(b, NUM_KERNELS * nf))
