@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     p.add_argument("--only", action="append", help="run only these run ids (repeatable)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                   help="run these seeds instead of the spec's (e.g. --seeds 0: a 1-seed slice)")
     p.add_argument("--summarise", action="store_true", help="only write the summary of finished runs")
     p.add_argument("--dry-run", action="store_true",
                    help="check every step's config (data, method, method on student) and print the plan; train nothing")
@@ -50,6 +52,10 @@ def _run(args) -> int:
 
         path = configs_dir() / "bench" / f"{args.dataset}-{args.preset}.yaml"
     spec = load_spec(path)
+    if args.seeds:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, seeds=list(dict.fromkeys(args.seeds)))
     out = Path(args.out) if args.out else Path("runs") / "bench" / spec.name
     from vskd.io import prepare_output_dir
 

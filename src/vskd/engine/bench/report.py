@@ -134,14 +134,19 @@ def plot_curves(out: Path, seed: int, run_ids: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    cv_runs = False
     for rid in run_ids:
-        f = out / f"seed{seed}" / rid / "metrics.csv"
-        if not f.exists():
-            continue
-        rows = list(csv.DictReader(f.open()))
-        ax.plot([int(r["epoch"]) for r in rows], [100 * float(r["val_accuracy"]) for r in rows], label=rid)
+        run = out / f"seed{seed}" / rid
+        if (run / "cv.json").exists():  # cross-validated: the mean curve over the folds (the refit has none)
+            mean = json.loads((run / "cv.json").read_text())["mean_curve"]
+            ax.plot(range(1, len(mean) + 1), [100 * v for v in mean], label=f"{rid} (CV mean)")
+            cv_runs = True
+        elif (run / "metrics.csv").exists():
+            rows = [r for r in csv.DictReader((run / "metrics.csv").open()) if r.get("val_accuracy")]
+            if rows:
+                ax.plot([int(r["epoch"]) for r in rows], [100 * float(r["val_accuracy"]) for r in rows], label=rid)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylabel("validation accuracy (%)" + (", CV mean over the folds" if cv_runs else ""))
     if ax.lines:  # runs without curves (peers, unfinished runs) draw nothing
         ax.legend()
     ax.grid(alpha=0.3)
