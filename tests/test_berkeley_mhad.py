@@ -230,3 +230,20 @@ def test_real_accelerometer_only_folder_checks_without_options(berkeley_root: Pa
     assert "rgb is absent" in out and "usable: 0 error(s)" in out
     n = int(out.splitlines()[0].split(": ")[1].split()[0])
     assert n > 600  # 12 subjects x 11 actions x 5 repetitions, less the few the release lacks
+
+
+def test_the_cli_shows_a_repeated_warning_once(root: Path, capsys) -> None:
+    # a benchmark reads the folder once per run and fold: the absent camera is said once, not every time
+    import warnings
+
+    from vskd.cli import _one_line_warnings
+    from vskd.errors import warn
+
+    with warnings.catch_warnings():
+        _one_line_warnings("bench")
+        for _ in range(3):
+            warn(f"{root}: reading inertial only, rgb is absent (Camera/ not found)")
+        warn("another message")
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"vskd bench: warning: {root}: reading inertial only, rgb is absent (Camera/ not found)",
+                   "vskd bench: warning: another message"]

@@ -40,12 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line_warnings(command: str) -> None:
-    """Show :class:`VskdWarning` as ``vskd COMMAND: warning: ...`` (one line, no source line), every time."""
+    """Show :class:`VskdWarning` as ``vskd COMMAND: warning: ...`` (one line, no source line), each
+    distinct message once per command (a benchmark reads a dataset folder once per run and fold)."""
     original = warnings.showwarning
+    shown: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, VskdWarning):
-            print(f"vskd {command}: warning: {message}", file=file or sys.stderr)
+            if str(message) not in shown:
+                shown.add(str(message))
+                print(f"vskd {command}: warning: {message}", file=file or sys.stderr)
         else:
             original(message, category, filename, lineno, file, line)
 
