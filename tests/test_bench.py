@@ -288,3 +288,38 @@ def test_a_spec_without_teachers_trains_none_unless_a_run_distils(tmp_path):
     assert "teacher-default" in b.summary()["runs"]
     steps, _ = plan("teachers: {rgb: []}\nruns:\n  - {id: student, job: student}\n")
     assert [s for s in steps if s[1] == "teacher"] == [(0, "teacher", "rgb"), (1, "teacher", "rgb")]
+
+
+def test_a_fusion_teacher_over_the_benchs_own_steps(tmp_path):
+    # {out} and {seed} name a member trained by this bench: the member runs (every seed) before the
+    # teacher, the pool waits for it, and the teacher's config points at that seed's checkpoint
+    from vskd.engine.bench.executors import run_pool
+
+    base = tmp_path / "base.yaml"
+    base.write_text("name: tiny\ndata: {dataset: synthetic}\n")
+    ov = TINY + [f"data.cache_dir={tmp_path / 'cache'}", "teacher.train.epochs=1", "student.train.epochs=1"]
+    members = ("teacher.members=[{checkpoint: '{out}/seed{seed}/teacher-rgb/best.pt', name: video}, "
+               "{checkpoint: '{out}/seed{seed}/wrist/best.pt', name: inertial}]")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {base.name}\nseeds: [0, 1]\nset: {json.dumps(ov)}\n"
+                    "teachers:\n  rgb: []\n"
+                    f"  fusion: [teacher.arch=fusion, teacher.fusion=ensemble, {json.dumps(members)}]\n"
+                    "runs:\n  - {id: wrist, job: student, set: [student.arch=watch1d, student.input.length=64]}\n"
+                    "  - {id: dask-fusion, method: dask, teacher: fusion}\n")
+    b = Bench(load_spec(spec), tmp_path / "runs", only=["dask-fusion"])
+    order = [(s, k, it if k == "teacher" else it.id) for s, k, it in b.plan()]
+    assert order == [(0, "run", "wrist"), (1, "run", "wrist"), (0, "teacher", "rgb"), (1, "teacher", "rgb"),
+                     (0, "teacher", "fusion"), (1, "teacher", "fusion"), (0, "run", "dask-fusion"),
+                     (1, "run", "dask-fusion")]
+    assert b.depends_on(1, "fusion") == [tmp_path / "runs" / "seed1" / "teacher-rgb", tmp_path / "runs" / "seed1" / "wrist"]
+    cfg = b.config(1, b.spec.teachers["fusion"])
+    assert [m.checkpoint for m in cfg.teacher.members] == [
+        f"{(tmp_path / 'runs').as_posix()}/seed1/teacher-rgb/best.pt", f"{(tmp_path / 'runs').as_posix()}/seed1/wrist/best.pt"]
+    # a member that did not finish: the teacher is skipped with a line naming it, not trained half-built
+    b.execute(1, 1, 0, "teacher", "fusion", 0.0)
+    assert "did not finish: teacher-rgb, wrist" in (tmp_path / "runs" / "seed0" / "teacher-fusion" / "failed.txt").read_text()
+    run_pool(b, b.pending(), 0.0, jobs=2)
+    res = json.loads((tmp_path / "runs" / "seed1" / "dask-fusion" / "results.json").read_text())
+    assert res["test"] is not None
+    t = json.loads((tmp_path / "runs" / "seed1" / "teacher-fusion" / "results.json").read_text())
+    assert t["test"] is not None

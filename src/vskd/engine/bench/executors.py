@@ -63,10 +63,10 @@ def run_pool(bench, steps, t0: float, jobs: int) -> None:
                 if len(running) >= jobs:
                     break
                 k, (seed, kind, item) = entry
-                tdir = bench.teacher_of(seed, item)
-                if tdir is not None and (tdir in active or any(
-                        bench.run_dir(s, kd, it) == tdir for _, (s, kd, it) in pending)):
-                    continue  # its teacher is still to be trained
+                deps = bench.depends_on(seed, item)
+                if any(d in active or any(bench.run_dir(s, kd, it) == d for _, (s, kd, it) in pending)
+                       for d in deps):
+                    continue  # its teacher (a teacher: its members) is still to be trained
                 pending.remove(entry)
                 fut = pool.submit(bench.execute, k, n, seed, kind, item, t0)
                 running[fut] = (k, seed, kind, item)
@@ -108,8 +108,8 @@ def _ray_step(bench, k: int, n: int, seed: int, kind: str, item, t0: float, thre
 
 
 def run_ray(bench, steps, t0: float, threads: int = 1, address: str | None = None) -> list[str]:
-    """Every step a Ray task; a distillation task depends on its teacher's task (an ``ObjectRef``
-    argument). Uses the Ray session already initialised in this process, else starts one (local, or
+    """Every step a Ray task; a distillation task depends on its teacher's task, a fusion teacher's on its
+    members' (``ObjectRef`` arguments). Uses the Ray session already initialised in this process, else starts one (local, or
     connects to ``address``) and shuts it down at the end. Returns the run folders in plan order."""
     ray = import_ray()
     started = not ray.is_initialized()
@@ -127,8 +127,7 @@ def run_ray(bench, steps, t0: float, threads: int = 1, address: str | None = Non
         n = len(steps)
         refs: dict = {}
         for k, (seed, kind, item) in enumerate(steps, 1):
-            tdir = bench.teacher_of(seed, item)
-            after = [refs[tdir]] if tdir in refs else []  # a teacher already finished: no wait
+            after = [refs[d] for d in bench.depends_on(seed, item) if d in refs]  # finished ones: no wait
             res = step_resources(bench, seed, kind, item, threads)
             label = f"teacher-{item}" if kind == "teacher" else item.id
             refs[bench.run_dir(seed, kind, item)] = task.options(name=f"seed{seed}/{label}", **res).remote(

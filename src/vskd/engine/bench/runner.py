@@ -12,6 +12,7 @@ teacher still selects on its validation subject); the test split is read once pe
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from vskd.config import load_config
 from vskd.engine.bench.spec import BenchSpec, RunSpec
 from vskd.engine.bench.stats import describe, paired_difference
-from vskd.errors import VskdError
+from vskd.errors import ConfigError, VskdError
 from vskd.threads import worker_threads
 
 __all__ = ["Bench"]
@@ -37,7 +38,19 @@ class Bench:
         self.progress = progress
 
     def config(self, seed: int, overrides: list[str]):
-        return load_config(self.spec.base, [*self.spec.set, *self.extra, f"seed={seed}", *overrides])
+        """The config of one step; ``{seed}`` and ``{out}`` in an override become the seed and the output
+        folder (a fusion teacher names its members as ``{out}/seed{seed}/<step>/best.pt``)."""
+        return load_config(self.spec.base, [self._fill(o, seed) for o in
+                                            [*self.spec.set, *self.extra, f"seed={seed}", *overrides]])
+
+    def _fill(self, override: str, seed: int) -> str:
+        return override.replace("{seed}", str(seed)).replace("{out}", self.out.as_posix())
+
+    def _referenced(self, overrides: list[str]) -> list[str]:
+        """The step folders (``teacher-<name>`` or a run id) that ``{out}/seed{seed}/<step>/`` names."""
+        names = {f"teacher-{t}" for t in self.spec.teachers} | {r.id for r in self.spec.runs}
+        found = re.findall(r"\{out\}/seed\{seed\}/([^/\s,\]}]+)/", " ".join(overrides))
+        return [n for n in dict.fromkeys(found) if n in names]
 
     def teacher_dir(self, seed: int, name: str) -> Path:
         return self.out / f"seed{seed}" / f"teacher-{name}"
@@ -49,11 +62,32 @@ class Bench:
         steps: list[tuple[int, str, object]] = []
         runs = [r for r in self.spec.runs if not self.only or r.id in self.only]
         needed = self.teachers_needed(runs)
-        for name in self.spec.teachers:
-            if name in needed or (not self.only and self.spec.teachers_declared):
-                steps += [(seed, "teacher", name) for seed in self.spec.seeds]
-        for r in runs:
+        wanted = [n for n in self.spec.teachers if n in needed or (not self.only and self.spec.teachers_declared)]
+        teachers: list[str] = []  # a fusion teacher after the teachers it is built from
+
+        def add(name: str, path: tuple[str, ...] = ()) -> None:
+            if name in teachers:
+                return
+            if name in path:
+                raise ConfigError(f"benchmark spec {self.spec.path}: teacher '{name}' is built from itself "
+                                  f"({' -> '.join([*path, name])})")
+            for ref in self._referenced(self.spec.teachers[name]):
+                if ref.startswith("teacher-") and ref[len("teacher-"):] in self.spec.teachers:
+                    add(ref[len("teacher-"):], (*path, name))
+            teachers.append(name)
+
+        for name in wanted:
+            add(name)
+        # runs a teacher is built from (a fusion teacher's members), with every seed, before the teachers
+        first = {ref for n in teachers for ref in self._referenced(self.spec.teachers[n])}
+        members = [r for r in self.spec.runs if r.id in first]
+        for r in members:
             steps += [(seed, "run", r) for seed in self.spec.seeds]
+        for name in teachers:
+            steps += [(seed, "teacher", name) for seed in self.spec.seeds]
+        for r in runs:
+            if r not in members:
+                steps += [(seed, "run", r) for seed in self.spec.seeds]
         return steps
 
     def teachers_needed(self, runs) -> set[str]:
@@ -65,6 +99,14 @@ class Bench:
         if not isinstance(item, RunSpec) or item.job != "distill":
             return None
         return self.teacher_dir(seed, item.teacher or self.spec.main_teacher)
+
+    def depends_on(self, seed: int, item) -> list[Path]:
+        """The step folders a step waits for: a distillation run its teacher's; a teacher the steps its
+        overrides name as ``{out}/seed{seed}/<step>/`` (a fusion teacher's members)."""
+        if isinstance(item, RunSpec):
+            t = self.teacher_of(seed, item)
+            return [] if t is None else [t]
+        return [self.out / f"seed{seed}" / n for n in self._referenced(self.spec.teachers[item])]
 
     def run_dir(self, seed: int, kind: str, item) -> Path:
         return self.teacher_dir(seed, item) if kind == "teacher" else self.out / f"seed{seed}" / item.id
@@ -140,6 +182,12 @@ class Bench:
 
         run_dir = self.run_dir(seed, kind, item)
         if kind == "teacher":
+            missing = [d.name for d in self.depends_on(seed, item) if not (d / "results.json").exists()]
+            if missing and not (run_dir / "results.json").exists():
+                self._fail(run_dir, f"its members' steps did not finish: {', '.join(missing)}")
+                print(f"[bench] ({k}/{n}) seed {seed} teacher-{item} skipped: {', '.join(missing)} did not finish",
+                      flush=True)
+                return
             cfg = self.config(seed, self.spec.teachers[item])
             job, label = jobs.train_teacher, f"teacher-{item}"
         elif item.is_peer:
