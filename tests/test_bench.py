@@ -323,3 +323,16 @@ def test_a_fusion_teacher_over_the_benchs_own_steps(tmp_path):
     assert res["test"] is not None
     t = json.loads((tmp_path / "runs" / "seed1" / "teacher-fusion" / "results.json").read_text())
     assert t["test"] is not None
+
+
+def test_rows_without_a_finished_seed_are_one_line(bench):
+    import dataclasses
+
+    from vskd.engine.bench.spec import RunSpec
+
+    b, _, _ = bench
+    spec = dataclasses.replace(b.spec, runs=[*b.spec.runs, RunSpec(id="later", job="student", group="extra")])
+    table = markdown_tables(Bench(spec, b.out).summary())
+    assert "### extra" not in table and "| later |" not in table  # no empty group, no empty row
+    assert table.rstrip().endswith("Not run yet (no finished seed, 1 of 5 rows): `later`.")
+    assert "| dask |" in table

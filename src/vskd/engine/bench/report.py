@@ -57,7 +57,11 @@ def _teacher_cell(row: dict) -> str:
 
 def markdown_tables(summary: dict) -> str:
     groups: dict[str, list] = {}
+    unrun = []
     for rid, row in summary["runs"].items():
+        if row["test_accuracy"]["n"] == 0 and not row["failed"]:
+            unrun.append(rid)  # no finished seed (a partial benchmark, --only): one line at the end
+            continue
         groups.setdefault(row["group"], []).append((rid, row))
     compared = has_deltas(summary)
     delta = ["Δ acc (95% CI)", "Δ F1 (95% CI)", "vs"] if compared else []
@@ -76,6 +80,9 @@ def markdown_tables(summary: dict) -> str:
                           row.get("baseline") or "—"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    if unrun:
+        out += [f"Not run yet (no finished seed, {len(unrun)} of {len(summary['runs'])} rows): "
+                + ", ".join(f"`{r}`" for r in unrun) + ".", ""]
     return "\n".join(out)
 
 
