@@ -336,3 +336,16 @@ def test_rows_without_a_finished_seed_are_one_line(bench):
     assert "### extra" not in table and "| later |" not in table  # no empty group, no empty row
     assert table.rstrip().endswith("Not run yet (no finished seed, 1 of 5 rows): `later`.")
     assert "| dask |" in table
+
+
+def test_a_pool_worker_ends_when_its_bench_is_gone():
+    # a killed `vskd bench --jobs N` must not leave workers training the run folders a restart resumes
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os, time\nfrom vskd.engine.bench.executors import exit_when_orphaned\n"
+            "exit_when_orphaned(os.getppid() + 999999, poll_s=0.05)\ntime.sleep(30)\n")
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-c", code], timeout=20)
+    assert proc.returncode == 1 and time.time() - start < 15  # ended by the watcher, not the sleep

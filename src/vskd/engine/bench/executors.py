@@ -37,6 +37,28 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def exit_when_orphaned(parent: int, poll_s: float = 1.0) -> None:
+    """Start a daemon thread that ends this process (exit code 1) once its parent ``parent`` is gone.
+
+    A ``--jobs`` worker whose ``vskd bench`` was killed would otherwise finish its run, unseen, while a
+    restarted bench resumes the same run folder: two writers of one run. Its ``last.pt`` (written
+    atomically) lets the restarted bench resume the run instead."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vskd-orphan-watch", daemon=True).start()
+
+
+def _pool_worker_init(threads: int, parent: int) -> None:
+    _worker_init(threads)
+    exit_when_orphaned(parent)
+
+
 def run_serial(bench, steps, t0: float) -> None:
     n = len(steps)
     for k, (seed, kind, item) in enumerate(steps, 1):
@@ -55,8 +77,8 @@ def run_pool(bench, steps, t0: float, jobs: int) -> None:
     threads = worker_threads(jobs)  # the thread policy, shared with every vskd process (vskd.threads)
     pending = list(enumerate(steps, 1))
     running: dict = {}
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_pool_worker_init,
+                             initargs=(threads, os.getpid())) as pool:
         while pending or running:
             active = {bench.run_dir(s, kd, it) for (_, s, kd, it) in running.values()}
             for entry in list(pending):
