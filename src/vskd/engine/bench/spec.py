@@ -8,6 +8,11 @@ Spec format::
     set: []                              # overrides applied to every run
     teachers:                            # name -> overrides of train-teacher
       depth: []
+      # {out} and {seed} in any override: the output folder and the step's seed; a teacher that names
+      # this bench's own steps as {out}/seed{seed}/<step>/ (a fusion teacher's members: a teacher-<name>
+      # or a run id) runs after them (vskd.engine.bench.runner.Bench.plan / depends_on)
+      fusion: [teacher.arch=fusion, "teacher.members=[{checkpoint: '{out}/seed{seed}/teacher-depth/best.pt'},
+               {checkpoint: '{out}/seed{seed}/student/best.pt'}]"]
     runs:
       - {id: student, job: student}
       - {id: dask, method: dask}                          # teacher: the first one listed
