@@ -263,3 +263,22 @@ def test_utd_mhad_depth_pairs(utd_root, tmp_path):
     frames = clip_frames(recs[0], teacher, ds.cache)  # the cached clip: every frame at the working size
     assert frames.dtype == np.uint8 and frames.shape == (len(recs[0].load("depth")), 1, 128, 170)
     assert ds.cache.stats.misses == 0  # the second dataset found everything the first one cached
+
+
+def test_raw_view_without_augmentation_is_read_once_and_handed_out_as_a_copy():
+    from vskd.data.augment import SignalAugment
+    from vskd.data.paired import RawSpec
+
+    loads = Counter()
+    rec = [make_recording(r, loads, modalities=("inertial",)) for r in range(3)]
+    ds = PairedDataset(rec, RawSpec(axes=("acc_x", "acc_y"), length=32), None, train=True, cache_dir=False)
+    first = ds[1]["student"]
+    for _ in range(4):  # later epochs read nothing
+        again = ds[1]["student"]
+    assert loads.n == 1 and torch.equal(first, again) and first.shape == (2, 32)
+    first.zero_()  # a caller altering its tensor does not alter the next item
+    assert not torch.equal(ds[1]["student"], first)
+    aug = PairedDataset(rec, RawSpec(axes=("acc_x", "acc_y"), length=32), None, train=True, cache_dir=False,
+                        student_augment=SignalAugment(scale=0.2))
+    a, b = aug[2]["student"], (aug.set_epoch(1), aug[2]["student"])[1]
+    assert not torch.equal(a, b)  # augmented items are drawn anew each epoch

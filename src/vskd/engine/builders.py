@@ -315,8 +315,8 @@ def make_optimizer(params, opt) -> torch.optim.Optimizer:
     """Adam or SGD (with momentum) for a config's ``train`` section.
 
     ``foreach=True``: torch's multi-tensor implementation, which torch picks by default on CUDA only. On
-    the CPU it gives bit-identical parameters (tests/test_engine.py) and takes the minirocket student's
-    Adam step (3 M head parameters) from 19 to about 11 ms (benchmarks/epoch_cost.py)."""
+    the CPU it gives bit-identical parameters (tests/test_trainer.py) and takes the minirocket student's
+    Adam step (3 M head parameters) from 19 to about 15 ms under cProfile (benchmarks/fit_cost.py: whole fits)."""
     if opt.optimizer == "adam":
         return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay, foreach=True)
     return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, foreach=True)
