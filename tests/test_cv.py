@@ -234,6 +234,7 @@ def test_bench_run_with_cv_selection(tmp_path):
     assert res["selection"] == "cv" and res["cv"]["folds"] == [1, 3]
     assert row["val_accuracy"]["mean"] == pytest.approx(res["cv"]["accuracy"])  # the CV accuracy ranks runs
     assert row["seeds"]["0"]["best_epoch"] == res["cv"]["chosen_epoch"]
+    assert row["seeds"]["0"]["wall_s"] == pytest.approx(res["wall_s"] + res["cv_wall_s"])  # folds counted
 
 
 @pytest.mark.slow

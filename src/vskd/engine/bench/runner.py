@@ -253,7 +253,9 @@ class Bench:
                         selection.add(res.get("selection", "val"))
                     seeds[str(seed)] = {"test_accuracy": res["test"]["accuracy"], "test_macro_f1": res["test"]["macro_f1"],
                                         "val_accuracy": res["val"]["accuracy"], "best_epoch": res["best_epoch"],
-                                        "wall_s": res.get("wall_s")}
+                                        # a cross-validated run: its refit plus its folds
+                                        "wall_s": (round(res["wall_s"] + res.get("cv_wall_s", 0), 1)
+                                                   if res.get("wall_s") is not None else None)}
                     for key in ("fit_s", "predict_s", "fit_cpu_s", "predict_cpu_s"):  # peers
                         if key in res:
                             seeds[str(seed)][key] = res[key]
