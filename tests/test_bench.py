@@ -349,3 +349,15 @@ def test_a_pool_worker_ends_when_its_bench_is_gone():
     start = time.time()
     proc = subprocess.run([sys.executable, "-c", code], timeout=20)
     assert proc.returncode == 1 and time.time() - start < 15  # ended by the watcher, not the sleep
+
+
+def test_a_teacher_built_from_itself_is_one_line(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("name: tiny\ndata: {dataset: synthetic}\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {base.name}\nteachers:\n"
+                    "  a: [\"teacher.members=[{checkpoint: '{out}/seed{seed}/teacher-b/best.pt'}]\"]\n"
+                    "  b: [\"teacher.members=[{checkpoint: '{out}/seed{seed}/teacher-a/best.pt'}]\"]\n"
+                    "runs:\n  - {id: d, method: dask, teacher: a}\n")
+    with pytest.raises(ConfigError, match=r"teacher 'a' is built from itself \(a -> b -> a\)"):
+        Bench(load_spec(spec), tmp_path / "runs").plan()
