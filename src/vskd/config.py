@@ -132,7 +132,7 @@ class SkeletonAugmentConfig:
 #: input channel groups of the skeleton teachers (vskd.data.skeleton.SKELETON_FEATURES)
 SKELETON_FEATURE_NAMES = ("joints", "velocity", "bones")
 #: teacher.arch values that read the skeleton modality
-SKELETON_ARCHS = ("skeleton", "skeleton_gcn")
+SKELETON_ARCHS = ("skeleton", "skeleton_gcn", "skeleton_minirocket")
 
 
 @dataclass
@@ -223,7 +223,8 @@ class MemberConfig:
 @dataclass
 class TeacherConfig:
     # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints) | skeleton_gcn (ST-GCN on
-    # joints) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
+    # joints) | skeleton_minirocket (MiniRocket features of the joints + a closed-form ridge head,
+    # vskd.models.skeleton_rocket: fitted, not trained) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
     arch: str = "trn"
     width: int | None = None  # skeleton teachers' first-layer channels (null: skeleton 128, skeleton_gcn 64)
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0

@@ -10,7 +10,7 @@ builds the object; none of them writes anything or keeps state:
 * frozen-backbone features: :func:`feature_spec`, :func:`feature_datasets` (extract once, then
   TSN-sampled cached features, :mod:`vskd.data.features`);
 * models: :func:`build_teacher`, :func:`build_student` (untrained), :func:`fit_student` (what a
-  raw-signal student fits on the training windows);
+  raw-signal student fits on the training windows), :func:`fit_teacher` (a closed-form teacher's fit);
 * training: :func:`make_optimizer`, :func:`make_scheduler`, :func:`method_options` (the chosen
   distillation method's options).
 
@@ -31,7 +31,7 @@ from vskd.engine import dist
 from vskd.errors import ConfigError
 
 __all__ = ["build_fusion_teacher", "build_student", "build_teacher", "clip_spec", "epoch_hook", "feature_datasets",
-           "feature_spec", "fit_student", "fusion_views", "gaf_spec", "load_data", "loader", "make_optimizer",
+           "feature_spec", "fit_student", "fit_teacher", "fusion_views", "gaf_spec", "load_data", "loader", "make_optimizer",
            "make_scheduler", "member_configs", "method_options", "paired", "student_spec"]
 
 
@@ -235,7 +235,8 @@ def feature_datasets(cfg: Config, teacher: nn.Module, splits, progress: bool = T
 
 def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
     """The teacher ``cfg.teacher.arch`` (a TRN video teacher, or a skeleton teacher: the temporal CNN
-    ``skeleton`` or the ST-GCN ``skeleton_gcn``), untrained."""
+    ``skeleton``, the ST-GCN ``skeleton_gcn`` or the closed-form ``skeleton_minirocket``), untrained
+    (the last one unfitted: :func:`fit_teacher`)."""
     from vskd.models.trn import VideoTeacher
 
     t = cfg.teacher
@@ -247,6 +248,10 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
 
         return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout,
                                hidden=t.width or 128, features=features)
+    if t.arch == "skeleton_minirocket":
+        from vskd.models.skeleton_rocket import SkeletonMiniRocket
+
+        return SkeletonMiniRocket(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed)
     if t.arch == "skeleton_gcn":
         from vskd.models.skeleton_gcn import SkeletonGCN
 
@@ -288,6 +293,20 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
     return build_student_model(s.arch, num_classes, in_channels=student_spec(cfg).channels, embed_dim=s.embed_dim,
                                pretrained=s.pretrained, normalize=s.input.normalize, seed=cfg.seed,
                                head_init=s.head_init)
+
+
+def fit_teacher(teacher: nn.Module, cfg: Config, train_recordings) -> None:
+    """Fit what a closed-form teacher fits (``teacher.arch: skeleton_minirocket``: MiniRocket's transform,
+    the standardisation and the ridge head) on the unaugmented teacher views of the training recordings
+    and their labels; the teachers trained by gradient have nothing to fit."""
+    if not hasattr(teacher, "fit"):
+        return
+    from vskd.data.paired import skeleton_view
+
+    spec = clip_spec(cfg)
+    x = torch.stack([skeleton_view(r, spec, train=False, rng=None) for r in train_recordings])
+    labels = torch.tensor([r.label for r in train_recordings], dtype=torch.long)
+    teacher.fit(x, labels)
 
 
 def fit_student(student: nn.Module, cfg: Config, train_recordings, hidden=None) -> None:

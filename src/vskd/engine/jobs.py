@@ -35,7 +35,7 @@ from torch import nn
 from vskd.config import Config, config_from_dict, config_to_dict, save_config
 from vskd.engine import dist
 from vskd.engine.builders import (build_student, build_teacher, collate, epoch_hook, feature_datasets, fit_student,
-                                  load_data, loader, make_optimizer, make_scheduler, method_options, paired)
+                                  fit_teacher, load_data, loader, make_optimizer, make_scheduler, method_options, paired)
 from vskd.engine.checkpoints import fusion_teacher, load_checkpoint, load_student, load_teacher, validate_checkpoint
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.evaluate import classification_metrics, predict, write_report
@@ -233,6 +233,7 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
             save_config(cfg, run / "config.yaml")
     else:
         teacher = build_teacher(cfg, len(data[2]))
+        fit_teacher(teacher, cfg, data[1].train)  # a closed-form teacher (skeleton_minirocket) is fitted here
     opt = cfg.teacher.train
     if not any(p.requires_grad for p in teacher.parameters()):  # a teacher ensemble: nothing to train
         return _untrained(cfg, run, data, teacher, progress, test)

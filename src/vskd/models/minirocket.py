@@ -64,7 +64,7 @@ from torch import Tensor, nn
 
 from vskd.errors import ConfigError, DataError
 
-__all__ = ["KERNEL_INDICES", "RIDGE_ALPHAS", "MiniRocketFeatures", "MiniRocketStudent", "fit_minirocket", "ridge_head"]
+__all__ = ["KERNEL_INDICES", "RIDGE_ALPHAS", "FeatureMemo", "MiniRocketFeatures", "MiniRocketStudent", "fit_minirocket", "ridge_head"]
 
 #: the ridge penalties RidgeClassifierCV chooses among (aeon's MiniRocketClassifier default)
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 10))
@@ -161,8 +161,12 @@ class MiniRocketFeatures(nn.Module):
     Built unfitted for ``in_channels`` and ``num_features`` (rounded down to a multiple of 84: 9 996 for
     10 000); :meth:`fit` (or :meth:`from_aeon`) sets the parameters, kept as buffers (so ``state_dict``
     carries them; loading a state dict resizes them to the stored fit). ``min_length`` is the receptive
-    field of the largest dilation, ``8 d_max + 1`` samples.
+    field of the largest dilation, ``8 d_max + 1`` samples. The forward pass takes at most
+    ``CHUNK_ELEMENTS / (84 C T)`` windows at a time (the same features, in less memory).
     """
+
+    #: the most elements of one (84, B, C, T) temporary (benchmarks/minirocket_chunks.py)
+    CHUNK_ELEMENTS = 1 << 20
 
     def __init__(self, in_channels: int, num_features: int = 10_000, max_dilations_per_kernel: int = 32) -> None:
         super().__init__()
@@ -263,6 +267,16 @@ class MiniRocketFeatures(nn.Module):
             raise DataError(f"window of {x.shape[2]} samples is shorter than the MiniRocket student's receptive "
                             f"field ({self.min_length} samples, largest dilation {max(self._layout[0])})")
         b, c, t = x.shape
+        per_window = NUM_KERNELS * c * t  # elements of the (84, B, C, T) response below, per window
+        chunk = max(1, self.CHUNK_ELEMENTS // per_window)
+        if b > chunk and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+            # windows are independent: in slices the temporaries stay small (large ones cost more in page
+            # faults than in arithmetic: 120 skeleton series x 64 frames, 64 windows at once, ran 5x slower)
+            return torch.cat([self._features(x[i:i + chunk]) for i in range(0, b, chunk)])
+        return self._features(x)
+
+    def _features(self, x: Tensor) -> Tensor:
+        b, c, t = x.shape
         x = x.float()
         a, g = -x, 3 * x
         i0, i1, i2 = (torch.as_tensor(KERNEL_INDICES[:, i], device=x.device) for i in range(3))
@@ -292,6 +306,65 @@ class MiniRocketFeatures(nn.Module):
             out.append(torch.where(odd, inner, full).permute(1, 0, 2).reshape(b, NUM_KERNELS * nf))
             f0 += NUM_KERNELS * nf
         return torch.cat(out, dim=1)
+
+
+class FeatureMemo:
+    """The fixed features of windows already seen, keyed by the window's bytes and valid for one fitted
+    transform: a digest of the transform's buffers (:meth:`tag`) goes with them, so reloading a
+    checkpoint of the same fit (``best.pt`` before the test) keeps them and loading another fit drops
+    them. At most ``limit`` windows are kept (then it starts afresh). Bypassed while tracing, exporting or
+    when the input needs a gradient."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = int(limit)
+        self._items: dict[bytes, Tensor] = {}
+        self._tag: bytes | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @staticmethod
+    def key(row: Tensor) -> bytes:
+        return hashlib.blake2b(row.detach().cpu().numpy().tobytes(), digest_size=16).digest()
+
+    @staticmethod
+    def tag(transform: nn.Module) -> bytes:
+        """A digest of ``transform``'s buffers (its fitted parameters)."""
+        h = hashlib.blake2b(digest_size=16)
+        for name, buf in transform.named_buffers():
+            h.update(name.encode())
+            h.update(buf.detach().cpu().numpy().tobytes())
+        return h.digest()
+
+    def _check(self, transform: nn.Module) -> None:
+        tag = self.tag(transform)
+        if tag != self._tag:  # another transform: start afresh
+            self._items.clear()
+            self._tag = tag
+
+    def store(self, transform: nn.Module, x: Tensor, feats: Tensor) -> None:
+        """Keep ``feats`` (B, F), the features ``transform`` gave ``x`` (B, ...) (when they fit)."""
+        self._check(transform)
+        if len(self._items) + len(x) > self.limit:
+            return
+        for row, f in zip(x, feats):
+            self._items[self.key(row)] = f
+
+    def features(self, transform: nn.Module, x: Tensor) -> Tensor:
+        """``transform(x)``, computed only for the rows not seen with this transform."""
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.is_grad_enabled() and x.requires_grad:
+            return transform(x)
+        self._check(transform)
+        keys = [self.key(row) for row in x]
+        missing = [i for i, k in enumerate(keys) if k not in self._items]
+        if missing:
+            with torch.no_grad():
+                new = transform(x[missing])
+            if len(self._items) + len(missing) > self.limit:
+                self._items.clear()
+            for i, row in zip(missing, new):
+                self._items[keys[i]] = row
+        return torch.stack([self._items[k] for k in keys])
 
 
 def ridge_head(fc0: nn.Linear, fc1: nn.Linear, features: Tensor, labels: Tensor) -> float:
@@ -381,8 +454,7 @@ class MiniRocketStudent(nn.Module):
         self.act = nn.ReLU()
         self.fc1 = nn.Linear(embed_dim, num_classes)
         self.cache_features = cache_features
-        self._cache: dict[bytes, Tensor] = {}
-        self._cache_tag: bytes | None = None  # the transform the cached features belong to (_transform_tag)
+        self._cache = FeatureMemo(self.CACHE_ITEMS)
 
     @property
     def min_length(self) -> int:
@@ -398,52 +470,21 @@ class MiniRocketStudent(nn.Module):
         with torch.no_grad():
             x = self.norm(windows)
             self.features.fit(x, seed=self.seed)
-            self._cache.clear()
-            self._cache_tag = self._transform_tag()
             feats = torch.cat([self.features(x[i:i + 64]) for i in range(0, len(x), 64)])
-            if self.cache_features and len(x) <= self.CACHE_ITEMS:  # training reads these windows again
-                for row, f in zip(x, feats):
-                    self._cache[self._key(row)] = f
+            if self.cache_features:  # training reads these windows again
+                self._cache.store(self.features, x, feats)
         self.scale.fit(feats)
         if self.head_init == "ridge":
             with torch.no_grad():
                 known = labels >= 0
                 self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats)[known], labels[known])
 
-    @staticmethod
-    def _key(row: Tensor) -> bytes:
-        return hashlib.blake2b(row.detach().cpu().numpy().tobytes(), digest_size=16).digest()
-
-    def _transform_tag(self) -> bytes:
-        """A digest of the fitted transform (its buffers): cached features are valid while it is unchanged,
-        so reloading a checkpoint of the same fit (``best.pt`` before the test) keeps them, and loading
-        another fit's drops them."""
-        h = hashlib.blake2b(digest_size=16)
-        for name, buf in self.features.named_buffers():
-            h.update(name.encode())
-            h.update(buf.detach().cpu().numpy().tobytes())
-        return h.digest()
-
     def transform(self, window: Tensor) -> Tensor:
         """The fixed MiniRocket features of ``window`` (cached per window while not exporting)."""
         x = self.norm(window)
-        if not self.cache_features or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() \
-                or torch.is_grad_enabled() and x.requires_grad:
+        if not self.cache_features:
             return self.features(x)
-        tag = self._transform_tag()
-        if tag != self._cache_tag:  # another transform (a loaded checkpoint of another fit): start afresh
-            self._cache.clear()
-            self._cache_tag = tag
-        keys = [self._key(row) for row in x]
-        missing = [i for i, k in enumerate(keys) if k not in self._cache]
-        if missing:
-            with torch.no_grad():
-                new = self.features(x[missing])
-            if len(self._cache) + len(missing) > self.CACHE_ITEMS:
-                self._cache.clear()
-            for i, row in zip(missing, new):
-                self._cache[keys[i]] = row
-        return torch.stack([self._cache[k] for k in keys])
+        return self._cache.features(self.features, x)
 
     def forward(self, window: Tensor) -> Tensor:
         if window.ndim != 3 or window.shape[1] != self.in_channels:

@@ -1,0 +1,136 @@
+"""A skeleton teacher in closed form: MiniRocket features of the joint sequences and a ridge classifier.
+
+The skeleton is a multivariate time series (J joints x 3 coordinates per frame, plus what
+:func:`vskd.data.skeleton.skeleton_features` derives: velocities, bones), so the time-series
+classifier that is hard to beat on the wrist signal applies to it as well: MiniRocket's fixed dilated
+convolutions and PPV pooling (Dempster, Schmidt, Webb, KDD 2021; :mod:`vskd.models.minirocket`, equal
+to aeon's transform) over the ``G * J * 3`` channels, the features standardised with the training
+statistics, and a ridge regression of the +-1 one-vs-rest targets with its penalty chosen by
+leave-one-out CV (:func:`vskd.models.minirocket.ridge_head`, scikit-learn's ``RidgeClassifierCV``, as
+aeon's ``MiniRocketClassifier``). Nothing is learnt by gradient: :meth:`SkeletonMiniRocket.fit` on the
+(unaugmented) training sequences is the whole training, and ``train-teacher`` calls it before its
+(one, near-zero learning-rate) epoch, which only records the fitted teacher in ``best.pt``.
+
+Network, input (B, L, J, 3) prepared joints (:func:`vskd.data.skeleton.prepare_skeleton`):
+
+=============  ===========================================================  ====================
+module         what it does                                                 output
+=============  ===========================================================  ====================
+(features)     joints [, velocities] [, bones], group-major channels        (B, G*J*3, L)
+``rocket``     MiniRocket transform (fitted; features cached per sequence)  (B, F), F = 9 996
+``scale``      standardisation with the training features' statistics       (B, F)
+``fc0``        Linear(F, 300): the ridge scores s and -s in its first 2 K     (B, 300)
+               units, the rest random projections with no weight in fc1
+``embedding``  identity on fc0: the clip embedding (DASK's teacher side)    (B, 300)
+``act``        ReLU                                                         (B, 300)
+``fc1``        [I, -I, 0]: ReLU(s) - ReLU(-s) = s, the ridge decision values (B, K) logits
+=============  ===========================================================  ====================
+
+As for the other teachers the module ``embedding`` outputs the (B, 300) embedding and ``""`` the
+logits, and ``TAPS`` names the pooled feature (``scale``); there are no intermediate maps, so the
+methods that read teacher maps refuse this teacher at setup.
+
+Measured (docs/results/teachers-skeleton.md): on UTD-MHAD cross-subject it is far above the temporal CNN
+and ST-GCN teachers trained by gradient, and it trains in seconds.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from vskd.data.skeleton import skeleton_features
+from vskd.errors import ConfigError, DataError
+
+__all__ = ["SkeletonMiniRocket"]
+
+
+class SkeletonMiniRocket(nn.Module):
+    """MiniRocket + ridge over skeleton sequences (module docstring); ``teacher.arch: skeleton_minirocket``.
+
+    ``fit(x (N, L, J, 3), labels (N,))`` on the training sequences, then ``forward(x (B, L, J, 3))`` ->
+    logits (B, K). L must be at least 9 (MiniRocket's kernel length).
+
+    Args:
+        num_classes: K.
+        num_joints: J (20 for Kinect v1).
+        embed_dim: width of ``fc0`` / ``embedding`` (300; at least 2 K for the ridge head).
+        features: input channel groups (``joints``, ``velocity``, ``bones``).
+        num_features: MiniRocket features (rounded down to a multiple of 84 by the transform).
+        seed: MiniRocket's channel-combination and bias draws.
+    """
+
+    arch = "skeleton_minirocket"
+    TAPS = {"pooled": "scale"}
+    #: PPV features are step functions of the input (vskd export then checks top-1 agreement)
+    step_features = True
+
+    def __init__(self, num_classes: int, num_joints: int = 20, embed_dim: int = 300,
+                 features: tuple[str, ...] = ("joints", "bones"), num_features: int = 10_000, seed: int = 0) -> None:
+        super().__init__()
+        from vskd.models.minirocket import FeatureMemo, MiniRocketFeatures
+        from vskd.models.raw_students import Standardize
+
+        if num_classes < 1 or num_joints < 1:
+            raise ConfigError(f"num_classes and num_joints must be >= 1, got {num_classes}, {num_joints}")
+        if 2 * num_classes > embed_dim:
+            raise ConfigError(f"config key 'teacher.embed_dim': the skeleton_minirocket teacher's ridge head needs "
+                              f"at least 2 x {num_classes} classes = {2 * num_classes} units, got {embed_dim}")
+        self.num_classes = num_classes
+        self.num_joints = num_joints
+        self.embed_dim = embed_dim
+        self.features = tuple(features)
+        skeleton_features(torch.zeros(1, 2, num_joints, 3), self.features)  # one ConfigError for bad names
+        self.seed = int(seed)
+        self.in_channels = num_joints * 3 * len(self.features)
+        #: the ridge penalty fit() chose, for the record
+        self.ridge_alpha: float | None = None
+        self.rocket = MiniRocketFeatures(self.in_channels, num_features)
+        self.feature_dim = self.rocket.num_features
+        self.scale = Standardize(self.feature_dim)
+        self.fc0 = nn.Linear(self.feature_dim, embed_dim)
+        self.embedding = nn.Identity()
+        self.act = nn.ReLU()
+        self.fc1 = nn.Linear(embed_dim, num_classes)
+        self._cache = FeatureMemo(4096)
+
+    def channels(self, x: Tensor) -> Tensor:
+        """(B, L, J, 3) prepared joints -> (B, G*J*3, L): the series MiniRocket reads, group-major (all
+        positions, then all velocities / bones), as the temporal CNN teacher orders its input."""
+        if x.ndim != 4 or x.shape[2] != self.num_joints or x.shape[3] != 3:
+            raise DataError(f"the skeleton_minirocket teacher expects joints (B, L, {self.num_joints}, 3), "
+                            f"got {tuple(x.shape)}")
+        if x.shape[1] < self.rocket.min_length:
+            raise ConfigError(f"config key 'teacher.input.skeleton_length': {x.shape[1]} frames is shorter than "
+                              f"MiniRocket's kernel ({self.rocket.min_length} frames)")
+        b, length, j, _ = x.shape
+        feats = skeleton_features(x, self.features).reshape(b, length, j, len(self.features), 3)
+        return feats.transpose(2, 3).flatten(2).transpose(1, 2).contiguous()
+
+    def fit(self, x: Tensor, labels: Tensor) -> None:
+        """Fit the transform and the standardisation on training sequences ``x`` (N, L, J, 3) and the ridge
+        head on their ``labels`` (N,) (-1: an unlabelled sequence, used by the standardisation only)."""
+        from vskd.models.minirocket import ridge_head
+
+        if labels is None or len(labels) != len(x):
+            raise ConfigError("the skeleton_minirocket teacher's fit() needs the training labels, one per sequence")
+        with torch.no_grad():
+            seq = self.channels(x)
+            self.rocket.fit(seq, seed=self.seed)
+            feats = torch.cat([self.rocket(seq[i:i + 64]) for i in range(0, len(seq), 64)])
+            self._cache.store(self.rocket, seq, feats)
+            self.scale.fit(feats)
+            known = labels >= 0
+            self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats)[known], labels[known])
+
+    def transform(self, seq: Tensor) -> Tensor:
+        """MiniRocket features of ``seq`` (B, C, L), kept per sequence while the transform is unchanged
+        (:class:`~vskd.models.minirocket.FeatureMemo`: an unaugmented view is the same every epoch)."""
+        return self._cache.features(self.rocket, seq)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.rocket.fitted:
+            raise ConfigError("the skeleton_minirocket teacher is not fitted: fit() it on the training sequences "
+                              "(train-teacher does) or load a trained checkpoint")
+        z = self.embedding(self.fc0(self.scale(self.transform(self.channels(x)))))
+        return self.fc1(self.act(z))
