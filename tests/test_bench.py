@@ -84,7 +84,11 @@ def test_selection_sentence_names_cv_and_validation_rows():
     runs = {"t": _row("teacher", "teachers", "val", [1]), "s": _row("student", "cv", "cv", [1]),
             "p": _row("peer", "peers", None, [1])}
     text = selection_sentence({"runs": runs})
-    assert text.startswith("every student selected by cross-validation") and "Teachers select" in text
+    assert text.startswith("every student selected by cross-validation") and "Teachers trained by gradient select" in text
+    assert "Closed-form" not in text
+    runs["c"] = _row("teacher", "teachers", "cv", [1])  # a closed-form teacher, cross-validated
+    assert "Closed-form teachers (fitted, not trained) are cross-validated" in selection_sentence({"runs": runs})
+    del runs["c"]
     runs["v"] = _row("student", "old", "val", [1])
     text = selection_sentence({"runs": runs})
     assert "`data.selection: cv` were selected by cross-validation" in text and "validation split" in text

@@ -169,3 +169,35 @@ def test_real_utd_mhad_skeletons_beat_the_temporal_cnn(utd_root):
         acc = (m(x[~train]).argmax(1) == y[~train]).float().mean().item()
     assert train.sum() == 431 and (~train).sum() == 430
     assert acc > 0.89, acc
+
+
+BENCH = """name: skr-bench
+base: base.yaml
+seeds: [0]
+set: {set}
+teachers:
+  skr: [teacher.arch=skeleton_minirocket, teacher.input.modality=skeleton, teacher.input.skeleton_length=24,
+        teacher.input.skeleton_augment.rotate=0, teacher.input.skeleton_augment.scale=0, teacher.train.epochs=1,
+        teacher.train.lr=1.0e-8, teacher.train.batch_size=8]
+runs:
+  - {{id: raw, job: student}}
+  - {{id: dask-skr, method: dask, teacher: skr}}
+"""
+
+
+def test_a_bench_cross_validates_a_closed_form_teacher(tmp_path, capsys):
+    """With data.selection cv the bench runs the closed-form teacher's folds and refit (its row has a CV
+    accuracy), while the plan of a gradient-trained teacher keeps 'selection val'."""
+    (tmp_path / "base.yaml").write_text("name: tiny\ndata: {dataset: synthetic}\n")
+    ov = ["data.preset=tiny", "data.synthetic={subjects: 4, skeleton_layout: kinect}", "data.selection=cv",
+          f"data.cache_dir={tmp_path / 'cache'}", "student.arch=minirocket", "student.input.length=64",
+          "student.input.augment={}", "student.train.epochs=1", "student.train.batch_size=8"]
+    (tmp_path / "spec.yaml").write_text(BENCH.format(set=json.dumps(ov)))
+    assert main(["bench", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert [ln for ln in plan.splitlines() if "teacher-skr: teacher" in ln][0].endswith("selection cv")
+    assert main(["bench", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b")]) == 0
+    teacher = tmp_path / "b" / "seed0" / "teacher-skr"
+    res = json.loads((teacher / "results.json").read_text())
+    assert res["selection"] == "cv" and (teacher / "cv.json").exists()
+    assert (tmp_path / "b" / "seed0" / "dask-skr" / "results.json").exists()

@@ -133,6 +133,8 @@ class SkeletonAugmentConfig:
 SKELETON_FEATURE_NAMES = ("joints", "velocity", "bones")
 #: teacher.arch values that read the skeleton modality
 SKELETON_ARCHS = ("skeleton", "skeleton_gcn", "skeleton_minirocket")
+#: teacher.arch values fitted in closed form (nothing trained by gradient): a bench selects them by CV too
+CLOSED_FORM_TEACHERS = ("skeleton_minirocket",)
 
 
 @dataclass

@@ -224,8 +224,11 @@ def selection_sentence(summary: dict) -> str:
           "is the CV accuracy), the test split read once per run.")
     if "cv" not in kinds:
         return "every model " + val
-    teachers = (" Teachers select on their validation subject / trial."
-                if any(r["job"] == "teacher" and r["seeds"] for r in rows) else "")
+    val_teachers = [r for r in rows if r["job"] == "teacher" and r["seeds"] and r.get("selection") != "cv"]
+    cv_teachers = [r for r in rows if r["job"] == "teacher" and r["seeds"] and r.get("selection") == "cv"]
+    teachers = (" Teachers trained by gradient select on their validation subject / trial." if val_teachers else "")
+    if cv_teachers:
+        teachers += " Closed-form teachers (fitted, not trained) are cross-validated like the students."
     if kinds == {"cv"}:
         return "every student " + cv + teachers
     return "the students trained with `data.selection: cv` were " + cv + " The others were " + val + teachers

@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from vskd.config import load_config
+from vskd.config import CLOSED_FORM_TEACHERS, load_config
 from vskd.engine.bench.spec import BenchSpec, RunSpec
 from vskd.engine.bench.stats import describe, paired_difference
 from vskd.errors import ConfigError, VskdError
@@ -147,8 +147,9 @@ class Bench:
             what = "teacher" if kind == "teacher" else ("peer " + item.peer if item.is_peer else item.job)
             extra = "" if kind == "teacher" else (f" {item.method} from {item.teacher or self.spec.main_teacher}"
                                                   if item.job == "distill" else "")
+            cv_step = (kind == "run" and not item.is_peer) or (kind == "teacher" and cfg.teacher.arch in CLOSED_FORM_TEACHERS)
             lines.append(f"seed {seed} {label}: {what}{extra}, {cfg.data.protocol}, selection "
-                         f"{cfg.data.selection if kind == 'run' and not item.is_peer else 'val'}"
+                         f"{cfg.data.selection if cv_step else 'val'}"
                          + (" (finished)" if done else ""))
         return lines
 
@@ -216,7 +217,11 @@ class Bench:
         started = time.time()
         print(f"[bench] ({k}/{n}) seed {seed} {label} ...", flush=True)
         resume = (run_dir / "last.pt").exists()
-        if kind != "teacher" and not item.is_peer and cfg.data.selection == "cv":  # folds + refit (engine.cv)
+        # folds + refit (engine.cv) for the students and for a closed-form teacher (fitted in seconds, so its
+        # row gets a CV accuracy and its fit sees every training group); the other teachers select on val
+        cv = cfg.data.selection == "cv" and (cfg.teacher.arch in CLOSED_FORM_TEACHERS if kind == "teacher"
+                                             else not item.is_peer)
+        if cv:
             job, resume = _cv_job(job), resume or (run_dir / "cv").exists()
         try:
             res = job(cfg, run_dir, resume=resume, progress=self.progress)
