@@ -201,3 +201,21 @@ def test_a_bench_cross_validates_a_closed_form_teacher(tmp_path, capsys):
     res = json.loads((teacher / "results.json").read_text())
     assert res["selection"] == "cv" and (teacher / "cv.json").exists()
     assert (tmp_path / "b" / "seed0" / "dask-skr" / "results.json").exists()
+
+
+def test_random_head_is_the_untrained_control():
+    """teacher.head_init random: the same fitted features, a head nobody fitted (no ridge, no labels read)."""
+    x, y = _data()
+    ridge = SkeletonMiniRocket(4, seed=1)
+    ridge.fit(x, y)
+    rand = SkeletonMiniRocket(4, seed=1, head_init="random")
+    fc0 = rand.fc0.weight.clone()
+    rand.fit(x, y)
+    assert rand.ridge_alpha is None and torch.equal(rand.fc0.weight, fc0)
+    torch.testing.assert_close(rand.scale.mean, ridge.scale.mean)
+    cfg = load_config(None, SKR + ["teacher.head_init=random"])
+    assert build_teacher(cfg, 4).head_init == "random"
+    with pytest.raises(ConfigError, match="teacher.head_init"):
+        load_config(None, ["teacher.head_init=random"])  # a TRN teacher has no closed-form head
+    with pytest.raises(ConfigError, match="teacher.head_init"):
+        load_config(None, SKR + ["teacher.head_init=zeros"])

@@ -229,6 +229,9 @@ class TeacherConfig:
     # vskd.models.skeleton_rocket: fitted, not trained) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
     arch: str = "trn"
     width: int | None = None  # skeleton teachers' first-layer channels (null: skeleton 128, skeleton_gcn 64)
+    # skeleton_minirocket only: ridge (the closed-form head) | random (PyTorch's initialisation, no fit of
+    # the head: the "untrained teacher" control of a closed-form teacher)
+    head_init: str = "ridge"
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0
     # local ImageNet weights file for the backbone; "package" for efficientnet_lite0's packaged weights
     pretrained: str | None = None
@@ -534,6 +537,7 @@ _CHOICES = {
     "student.input.method": ("summation", "difference", "both"),
     "student.input.normalize": ("none", "recording", "dataset"),
     "student.head_init": ("random", "ridge"),
+    "teacher.head_init": ("random", "ridge"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
@@ -608,6 +612,9 @@ def validate(cfg: Config) -> None:
     _validate_members(cfg)
     _check_skeleton(cfg)
     _check_teacher_crop(cfg.teacher.input)
+    if cfg.teacher.head_init != "ridge" and cfg.teacher.arch not in CLOSED_FORM_TEACHERS:
+        raise ConfigError(f"config key 'teacher.head_init': {cfg.teacher.head_init!r} applies to the closed-form "
+                          f"teachers ({', '.join(CLOSED_FORM_TEACHERS)}) only; teacher.arch is {cfg.teacher.arch!r}")
     if (cfg.teacher.arch in SKELETON_ARCHS) != (cfg.teacher.input.modality == "skeleton"):
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teachers "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "

@@ -251,7 +251,8 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
     if t.arch == "skeleton_minirocket":
         from vskd.models.skeleton_rocket import SkeletonMiniRocket
 
-        return SkeletonMiniRocket(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed)
+        return SkeletonMiniRocket(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed,
+                                  head_init=t.head_init)
     if t.arch == "skeleton_gcn":
         from vskd.models.skeleton_gcn import SkeletonGCN
 

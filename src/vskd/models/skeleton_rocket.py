@@ -58,6 +58,9 @@ class SkeletonMiniRocket(nn.Module):
         features: input channel groups (``joints``, ``velocity``, ``bones``).
         num_features: MiniRocket features (rounded down to a multiple of 84 by the transform).
         seed: MiniRocket's channel-combination and bias draws.
+        head_init: ``ridge`` (the closed-form head) or ``random`` (fit() fits the transform and the
+            standardisation only: the head keeps PyTorch's random initialisation; the untrained-teacher
+            control, whose features are those of the fitted teacher).
     """
 
     arch = "skeleton_minirocket"
@@ -66,14 +69,18 @@ class SkeletonMiniRocket(nn.Module):
     step_features = True
 
     def __init__(self, num_classes: int, num_joints: int = 20, embed_dim: int = 300,
-                 features: tuple[str, ...] = ("joints", "bones"), num_features: int = 10_000, seed: int = 0) -> None:
+                 features: tuple[str, ...] = ("joints", "bones"), num_features: int = 10_000, seed: int = 0,
+                 head_init: str = "ridge") -> None:
         super().__init__()
         from vskd.models.minirocket import FeatureMemo, MiniRocketFeatures
         from vskd.models.raw_students import Standardize
 
         if num_classes < 1 or num_joints < 1:
             raise ConfigError(f"num_classes and num_joints must be >= 1, got {num_classes}, {num_joints}")
-        if 2 * num_classes > embed_dim:
+        if head_init not in ("ridge", "random"):
+            raise ConfigError(f"config key 'teacher.head_init': expected ridge or random, got {head_init!r}")
+        self.head_init = head_init
+        if 2 * num_classes > embed_dim and head_init == "ridge":
             raise ConfigError(f"config key 'teacher.embed_dim': the skeleton_minirocket teacher's ridge head needs "
                               f"at least 2 x {num_classes} classes = {2 * num_classes} units, got {embed_dim}")
         self.num_classes = num_classes
@@ -120,6 +127,8 @@ class SkeletonMiniRocket(nn.Module):
             feats = torch.cat([self.rocket(seq[i:i + 64]) for i in range(0, len(seq), 64)])
             self._cache.store(self.rocket, seq, feats)
             self.scale.fit(feats)
+            if self.head_init == "random":
+                return
             known = labels >= 0
             self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats)[known], labels[known])
 
