@@ -271,7 +271,7 @@ class MiniRocketFeatures(nn.Module):
         chunk = max(1, self.CHUNK_ELEMENTS // per_window)
         if b > chunk and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
             # windows are independent: in slices the temporaries stay small (large ones cost more in page
-            # faults than in arithmetic: 120 skeleton series x 64 frames, 64 windows at once, ran 5x slower)
+            # faults than in arithmetic; benchmarks/minirocket_chunks.py)
             return torch.cat([self._features(x[i:i + chunk]) for i in range(0, b, chunk)])
         return self._features(x)
 
@@ -470,7 +470,7 @@ class MiniRocketStudent(nn.Module):
         with torch.no_grad():
             x = self.norm(windows)
             self.features.fit(x, seed=self.seed)
-            feats = torch.cat([self.features(x[i:i + 64]) for i in range(0, len(x), 64)])
+            feats = self.features(x)  # in slices of windows (MiniRocketFeatures.CHUNK_ELEMENTS)
             if self.cache_features:  # training reads these windows again
                 self._cache.store(self.features, x, feats)
         self.scale.fit(feats)

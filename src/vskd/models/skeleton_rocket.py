@@ -124,7 +124,7 @@ class SkeletonMiniRocket(nn.Module):
         with torch.no_grad():
             seq = self.channels(x)
             self.rocket.fit(seq, seed=self.seed)
-            feats = torch.cat([self.rocket(seq[i:i + 64]) for i in range(0, len(seq), 64)])
+            feats = self.rocket(seq)  # in slices of windows (MiniRocketFeatures.CHUNK_ELEMENTS)
             self._cache.store(self.rocket, seq, feats)
             self.scale.fit(feats)
             if self.head_init == "random":

@@ -147,9 +147,8 @@ class Bench:
             what = "teacher" if kind == "teacher" else ("peer " + item.peer if item.is_peer else item.job)
             extra = "" if kind == "teacher" else (f" {item.method} from {item.teacher or self.spec.main_teacher}"
                                                   if item.job == "distill" else "")
-            cv_step = (kind == "run" and not item.is_peer) or (kind == "teacher" and cfg.teacher.arch in CLOSED_FORM_TEACHERS)
             lines.append(f"seed {seed} {label}: {what}{extra}, {cfg.data.protocol}, selection "
-                         f"{cfg.data.selection if cv_step else 'val'}"
+                         f"{'cv' if _cross_validated(kind, item, cfg) else 'val'}"
                          + (" (finished)" if done else ""))
         return lines
 
@@ -217,11 +216,7 @@ class Bench:
         started = time.time()
         print(f"[bench] ({k}/{n}) seed {seed} {label} ...", flush=True)
         resume = (run_dir / "last.pt").exists()
-        # folds + refit (engine.cv) for the students and for a closed-form teacher (fitted in seconds, so its
-        # row gets a CV accuracy and its fit sees every training group); the other teachers select on val
-        cv = cfg.data.selection == "cv" and (cfg.teacher.arch in CLOSED_FORM_TEACHERS if kind == "teacher"
-                                             else not item.is_peer)
-        if cv:
+        if _cross_validated(kind, item, cfg):  # folds + refit (engine.cv)
             job, resume = _cv_job(job), resume or (run_dir / "cv").exists()
         try:
             res = job(cfg, run_dir, resume=resume, progress=self.progress)
@@ -284,6 +279,15 @@ class Bench:
                                   for key in ("test_accuracy", "test_macro_f1")}
         return {"benchmark": self.spec.name, "spec": str(self.spec.path), "seeds": self.spec.seeds,
                 "overrides": self.extra, "baseline": self.spec.baseline, "runs": rows}
+
+
+def _cross_validated(kind: str, item, cfg) -> bool:
+    """Whether a step runs :func:`vskd.engine.cv.cross_validate` under ``data.selection: cv``: the students
+    and the closed-form teachers (fitted in seconds, so the row gets a CV accuracy and the fit sees every
+    training group); the peers have nothing to select and the other teachers select on validation."""
+    if cfg.data.selection != "cv":
+        return False
+    return cfg.teacher.arch in CLOSED_FORM_TEACHERS if kind == "teacher" else not item.is_peer
 
 
 def _cv_job(job):
