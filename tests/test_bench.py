@@ -1,6 +1,7 @@
 """The benchmark runner: spec validation, a tiny benchmark end to end, resume without redoing work."""
 
 import json
+import shutil
 
 import pytest
 
@@ -33,7 +34,8 @@ def bench(tmp_path_factory):
     spec.write_text(SPEC.format(base=base.name, set=json.dumps(ov)))
     b = Bench(load_spec(spec), root / "runs")
     summary = b.run()
-    return b, summary, root
+    yield b, summary, root
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 def test_runs_and_summary(bench):

@@ -2,6 +2,7 @@
 depends on it; the same results files as the process executor, the teacher first, finished runs skipped."""
 
 import json
+import shutil
 import sys
 import time
 
@@ -40,7 +41,8 @@ def spec(tmp_path_factory):
     (root / "base.yaml").write_text("name: tiny\ndata: {dataset: synthetic}\n")
     ov = TINY + [f"data.cache_dir={root / 'cache'}", "teacher.train.epochs=1", "student.train.epochs=1"]
     (root / "spec.yaml").write_text(SPEC.format(set=json.dumps(ov)))
-    return load_spec(root / "spec.yaml"), root
+    yield load_spec(root / "spec.yaml"), root
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 def _files(run_root):

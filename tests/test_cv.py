@@ -171,10 +171,16 @@ def test_cv_resumes_without_retraining_finished_folds(cv_run, capsys):
 
     run, ov = cv_run
     stamp = (run / "cv" / "fold-1" / "best.pt").stat().st_mtime_ns
+    # a finished fold keeps its model and curve, not its resume state (nothing reads it again)
+    folds = list((run / "cv").glob("fold-*"))
+    assert len(folds) > 1 and all((f / "best.pt").exists() and not (f / "last.pt").exists() for f in folds)
     assert main(["train-student", *sets(ov), "--out", str(run), "--quiet"]) == 2  # without --resume: refused
     assert "--resume" in capsys.readouterr().err
     (run / "results.json").unlink()  # as if stopped before the refit finished
     (run / "last.pt").unlink()
+    # finished folds alone (no refit yet) still mark the folder as started
+    assert main(["train-student", *sets(ov), "--out", str(run), "--quiet"]) == 2
+    assert "fold-1/results.json" in capsys.readouterr().err
     assert main(["train-student", *sets(ov), "--out", str(run), "--quiet", "--resume"]) == 0
     assert (run / "cv" / "fold-1" / "best.pt").stat().st_mtime_ns == stamp  # the finished fold is skipped
     assert json.loads((run / "results.json").read_text())["selection"] == "cv"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,7 +79,8 @@ def tiny(tmp_path_factory, tiny_teacher):
     root = tmp_path_factory.mktemp("dist")
     (root / "teacher").symlink_to(tiny_teacher.parent, target_is_directory=True)  # tests/conftest.py
     ov = TINY + [f"data.cache_dir={root / 'cache'}", "student.train.epochs=2", "teacher.train.epochs=1"]
-    return root, ov
+    yield root, ov
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 @pytest.mark.parametrize("job", ["train-student", "distill"])

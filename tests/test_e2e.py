@@ -1,6 +1,7 @@
 """End to end on the tiny synthetic preset: teacher, student, DASK distillation, evaluate; the demo (cue preset)."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -35,7 +36,8 @@ def runs(tmp_path_factory, tiny_teacher):
     assert main(["train-student", "--set", *_flat(ov), "--out", str(root / "student"), "--quiet"]) == 0
     assert main(["distill", "--method", "dask", "--teacher", str(root / "teacher" / "best.pt"),
                  "--set", *_flat(ov), "--out", str(root / "dask"), "--quiet"]) == 0
-    return root, ov
+    yield root, ov
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 def sets(ov):

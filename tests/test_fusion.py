@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -212,7 +213,8 @@ def fused(tmp_path_factory, tiny_teacher):
     for mode in ("late", "ensemble"):
         assert main(["train-teacher", *_sets(fus + [f"teacher.fusion={mode}"]), "--out", str(root / mode),
                      "--quiet"]) == 0
-    return root, ov, fus
+    yield root, ov, fus
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 def test_fusion_checkpoint_rebuilds_alone_and_evaluates(fused, tmp_path):

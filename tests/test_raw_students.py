@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -138,7 +139,8 @@ def zoo(tmp_path_factory):
     root = tmp_path_factory.mktemp("raw")
     ov = TINY + [f"data.cache_dir={root / 'cache'}"]
     assert main(["train-teacher", *sets(ov), "--out", str(root / "teacher"), "--quiet"]) == 0
-    return root, ov
+    yield root, ov
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 @pytest.mark.parametrize("arch", RAW)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 
 import pytest
 import torch
@@ -37,7 +38,8 @@ TRIAL1 = ["distill.unlabeled.trials=[1]"]
 def work(tmp_path_factory):
     """(root, overrides with the module's cache folder)."""
     root = tmp_path_factory.mktemp("unlabeled")
-    return root, BASE + [f"data.cache_dir={root / 'cache'}"]
+    yield root, BASE + [f"data.cache_dir={root / 'cache'}"]
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import csv
 import inspect
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -56,8 +57,9 @@ def env(tmp_path_factory, tiny_teacher):
     teacher, _ = load_teacher(root / "teacher" / "best.pt", len(names))
     ds = paired(cfg, splits.train, train=False, teacher=True)
     batch = next(iter(DataLoader(ds, batch_size=8, shuffle=False)))
-    return {"root": root, "ov": ov, "cfg": cfg, "teacher": teacher, "batch": batch,
+    yield {"root": root, "ov": ov, "cfg": cfg, "teacher": teacher, "batch": batch,
             "num_train": len(ds), "num_classes": len(names)}
+    shutil.rmtree(root, ignore_errors=True)  # a module's runs, once its tests are done (disk)
 
 
 def test_every_method_of_the_issue_is_registered():

@@ -8,7 +8,9 @@ leave-one-camera / scene / session-out for the others):
 1. **folds**: the job (``train_student``, ``distill``, or ``train_teacher``) trains on each fold with the
    configured ``epochs`` and records its validation accuracy after every epoch (``metrics.csv``); the
    folds never read the test split. Fold ``g`` is ``<run>/cv/fold-<g>/``; a fold with ``results.json``
-   is finished and skipped, one with ``last.pt`` is resumed.
+   is finished and skipped, one with ``last.pt`` is resumed. A finished fold's ``last.pt`` (the resume
+   state: weights, optimizer moments, adapters; often 2-3x ``best.pt``) is deleted, since nothing reads it
+   again; its ``best.pt``, ``metrics.csv`` and ``results.json`` stay.
 2. **the chosen number of epochs** (:func:`choose_epoch`): with ``a_k(e)`` fold ``k``'s validation
    accuracy after epoch ``e``, the mean curve is ``m(e) = (1/K) sum_k a_k(e)`` and the chosen epoch
    ``e* = argmax_e m(e)``, the earliest on ties (as the single-split trainer keeps the earlier epoch).
@@ -120,6 +122,8 @@ def train_folds(cfg: Config, run_dir: str | Path, job: Job, resume: bool = True,
     ``resume``. ``after_fold(k, curves)`` is called after each fold with the curves so far (``vskd tune``
     reports them to its pruner, which may stop the trial by raising).
     """
+    from vskd.engine import dist
+
     root = Path(run_dir) / "cv"
     groups = fold_groups_of(cfg) if groups is None else groups
     curves: dict[int, FoldCurve] = {}
@@ -130,6 +134,8 @@ def train_folds(cfg: Config, run_dir: str | Path, job: Job, resume: bool = True,
                 print(f"[vskd cv] fold {k + 1}/{len(groups)}: validation group {g}", flush=True)
             job(fold_config(cfg, g), fold, resume=resume and (fold / "last.pt").exists(), progress=progress,
                 test=False)
+        if (fold / "results.json").exists() and dist.is_main():  # finished: its resume state is dead weight
+            (fold / "last.pt").unlink(missing_ok=True)
         curves[g] = read_curve(fold)
         if after_fold is not None:
             after_fold(k, list(curves.values()))
@@ -160,7 +166,8 @@ def cross_validate(cfg: Config, run_dir: str | Path, job: Job, resume: bool = Fa
     Without ``resume``, a run folder that already holds folds or a refit is refused (as a single run is).
     """
     run = Path(run_dir)
-    started = [p for p in [run / "last.pt", *sorted((run / "cv").glob("fold-*/last.pt"))] if p.exists()]
+    started = [p for p in [run / "last.pt", *sorted((run / "cv").glob("fold-*/last.pt")),
+                           *sorted((run / "cv").glob("fold-*/results.json"))] if p.exists()]
     if started and not resume:
         raise VskdError(f"run folder {run} already holds a cross-validation ({started[0]}); pass --resume to "
                         f"continue it (finished folds are kept) or choose another --out")
