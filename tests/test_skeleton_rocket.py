@@ -222,3 +222,40 @@ def test_random_head_is_the_untrained_control():
         load_config(None, ["teacher.head_init=random"])  # a TRN teacher has no closed-form head
     with pytest.raises(ConfigError, match="teacher.head_init"):
         load_config(None, SKR + ["teacher.head_init=zeros"])
+
+
+def test_a_fusion_ensemble_is_cross_validated_from_its_members_fold_models(tmp_path, capsys):
+    """Under data.selection cv each fold of a fusion teacher reads its members' models of that fold
+    (<member>/cv/fold-g/best.pt), which never saw the fold's validation subject; a member without fold
+    models is refused in one line naming the missing file."""
+    import yaml
+
+    base = ["data.preset=tiny", "data.synthetic={subjects: 4, skeleton_layout: kinect}",
+            f"data.cache_dir={tmp_path / 'cache'}", "data.selection=cv", "student.arch=minirocket",
+            "student.input.length=64", "student.input.augment={}", "student.head_init=ridge",
+            "student.train.epochs=1", "student.train.lr=1e-8", "student.train.batch_size=8"]
+    teacher = base + SKR + ["teacher.input.skeleton_length=24", "teacher.input.skeleton_augment.rotate=0",
+                            "teacher.input.skeleton_augment.scale=0", "teacher.train.epochs=1",
+                            "teacher.train.lr=1e-8", "teacher.train.batch_size=8"]
+    assert main(["train-teacher", *_sets(teacher), "--out", str(tmp_path / "skr"), "--quiet"]) == 0
+    assert main(["train-student", *_sets(base), "--out", str(tmp_path / "wrist"), "--quiet"]) == 0
+    members = (f"teacher.members=[{{checkpoint: {tmp_path / 'skr' / 'best.pt'}, name: skeleton}}, "
+               f"{{checkpoint: {tmp_path / 'wrist' / 'best.pt'}, name: inertial}}]")
+    fusion = base + ["teacher.arch=fusion", "teacher.fusion=ensemble", members]
+    assert main(["train-teacher", *_sets(fusion), "--out", str(tmp_path / "fusion"), "--quiet"]) == 0
+    res = json.loads((tmp_path / "fusion" / "results.json").read_text())
+    assert res["selection"] == "cv" and sorted(res["cv"]["fold_accuracy"]) == ["1", "3"]
+    for g in (1, 3):
+        fold_cfg = yaml.safe_load((tmp_path / "fusion" / "cv" / f"fold-{g}" / "config.yaml").read_text())
+        assert [m["checkpoint"] for m in fold_cfg["teacher"]["members"]] == [
+            str(tmp_path / run / "cv" / f"fold-{g}" / "best.pt") for run in ("skr", "wrist")]
+    refit = yaml.safe_load((tmp_path / "fusion" / "config.yaml").read_text())
+    assert refit["teacher"]["members"][0]["checkpoint"] == str(tmp_path / "skr" / "best.pt")
+    # a member fitted without CV has no fold models: refused, naming the missing fold file
+    assert main(["train-student", *_sets(base + ["data.selection=val"]), "--out", str(tmp_path / "plain"),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    plain = fusion[:-1] + [members.replace(str(tmp_path / "wrist"), str(tmp_path / "plain"))]
+    assert main(["train-teacher", *_sets(plain), "--out", str(tmp_path / "leaky"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "plain" / "cv" / "fold-1" / "best.pt") in err and "data.selection: cv" in err

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from vskd.config import Config, config_from_dict, config_to_dict
-from vskd.errors import DataError, VskdError
+from vskd.errors import ConfigError, DataError, VskdError
 
 __all__ = ["FoldCurve", "choose_epoch", "cross_validate", "fold_config", "fold_groups_of", "refit_config",
            "refit_data", "summarise", "train_folds"]
@@ -64,11 +64,33 @@ def fold_groups_of(cfg: Config) -> list[int]:
     return fold_groups(load_recordings(name, root, **options), cfg.data.protocol)
 
 
-def fold_config(cfg: Config, group: int) -> Config:
-    """The config of the fold that validates on training group ``group`` (the other training groups train)."""
+def fold_config(cfg: Config, group: int, job: Job | None = None) -> Config:
+    """The config of the fold that validates on training group ``group`` (the other training groups train).
+
+    For a fusion teacher (``job`` ``train_teacher``, ``teacher.arch: fusion``) each member's checkpoint
+    ``<member run>/best.pt`` becomes that member's model of the same fold, ``<member run>/cv/fold-<group>/
+    best.pt`` (which a member trained with ``data.selection: cv`` keeps): a member fitted on the whole
+    training side has seen the fold's validation group, so its fold accuracy would be optimistic.
+    """
     out = _copy(cfg)
     out.data = replace(out.data, val_subjects=None, val_trials=None, val_groups=[group], selection="val")
+    if getattr(job, "__name__", "") == "train_teacher" and out.teacher.arch == "fusion":
+        out.teacher = replace(out.teacher, members=[replace(m, checkpoint=_fold_member(i, m.checkpoint, group))
+                                                    for i, m in enumerate(out.teacher.members)])
     return out
+
+
+def _fold_member(i: int, checkpoint: str | None, group: int) -> str:
+    """The fold-``group`` model beside a fusion member's ``best.pt`` (:func:`fold_config`), or one clear error."""
+    if not checkpoint:
+        raise ConfigError(f"config key 'teacher.members[{i}].checkpoint': expected a trained member's best.pt")
+    fold = Path(checkpoint).parent / "cv" / f"fold-{group}" / "best.pt"
+    if not fold.is_file():
+        raise ConfigError(f"config key 'teacher.members[{i}].checkpoint': cross-validating a fusion teacher "
+                          f"needs each member's model of fold {group}, {fold}, which is missing; train the "
+                          f"member {checkpoint} with data.selection: cv (it keeps cv/fold-<group>/best.pt), "
+                          f"or select the fusion teacher with data.selection: val")
+    return str(fold)
 
 
 def refit_data(data):
@@ -132,7 +154,7 @@ def train_folds(cfg: Config, run_dir: str | Path, job: Job, resume: bool = True,
         if not (fold / "results.json").exists():
             if progress:
                 print(f"[vskd cv] fold {k + 1}/{len(groups)}: validation group {g}", flush=True)
-            job(fold_config(cfg, g), fold, resume=resume and (fold / "last.pt").exists(), progress=progress,
+            job(fold_config(cfg, g, job), fold, resume=resume and (fold / "last.pt").exists(), progress=progress,
                 test=False)
         if (fold / "results.json").exists() and dist.is_main():  # finished: its resume state is dead weight
             (fold / "last.pt").unlink(missing_ok=True)
@@ -190,7 +212,8 @@ def cross_validate(cfg: Config, run_dir: str | Path, job: Job, resume: bool = Fa
         job(refit_config(cfg, cv["chosen_epoch"], job), run, resume=resume or (run / "last.pt").exists(),
             progress=progress)
     res = json.loads((run / "results.json").read_text())
-    if res.get("best_epoch") != cv["chosen_epoch"]:  # the refit keeps its last epoch, which is e*
+    # the refit keeps its last epoch, which is e* (a teacher with nothing to train has none: a fusion ensemble)
+    if res.get("trained", True) and res.get("best_epoch") != cv["chosen_epoch"]:
         raise DataError(f"{run}: the refit's results.json reports epoch {res.get('best_epoch')}, not the chosen "
                         f"{cv['chosen_epoch']}")
     acc_f1 = None

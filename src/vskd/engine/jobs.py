@@ -22,6 +22,7 @@ config comes from :mod:`vskd.engine.builders`.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import time
@@ -256,8 +257,9 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
 
 def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: bool, test: bool = True) -> dict:
     """A teacher with no trainable parameter (``teacher.fusion: ensemble``): ``best.pt`` is written as it
-    is (epoch 1, no training), after one validation pass (none without a validation split); test is read
-    once, as for a trained one (unless ``test`` is False)."""
+    is (epoch 1, no training), after one validation pass (none without a validation split), with a one-row
+    ``metrics.csv``, so that a cross-validation fold reads its accuracy; test is read once, as for a
+    trained one (unless ``test`` is False)."""
     from vskd.engine.checkpoints import CHECKPOINT_FORMAT, atomic_save
     from vskd.engine.trainer import TrainResult
 
@@ -278,6 +280,11 @@ def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: boo
     if dist.is_main():
         atomic_save({"format": CHECKPOINT_FORMAT, "epoch": 0, "model": teacher.state_dict(), "history": history,
                      "best": best, "meta": meta}, run / "best.pt")
+        # the one-row validation curve, as a trained run's metrics.csv (a cross-validation fold reads it)
+        with (run / "metrics.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(history[0]))
+            w.writeheader()
+            w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in history)
     if progress and dist.is_main() and vl is not None:
         print(f"[vskd] {cfg.teacher.fusion} teacher: nothing to train; val acc {val['accuracy']:.3f} "
               f"f1 {val['macro_f1']:.3f}", flush=True)
