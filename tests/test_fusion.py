@@ -352,3 +352,15 @@ def test_fusion_teacher_records_the_labels_its_members_read(fused, tmp_path):
             assert model.member_train_keys is None and seen is None
         else:
             assert "utd-mhad/a99_s9_t9" in seen and set(r.name for r in splits.train) <= set(seen)
+
+
+def test_pooled_is_the_fused_embedding():
+    """CRD and SP read a teacher's ``pooled`` vector; a fusion teacher has none apart from its embedding,
+    so ``pooled`` is ``emb`` (the v2 bench's crd-fusion-rocket row was refused before)."""
+    t = FusionTeacher(_members(), C, fusion="ensemble")
+    taps = make_taps(t, ("pooled", "emb"), "teacher")
+    with torch.no_grad():
+        got = taps.collect(t(_views()))
+    torch.testing.assert_close(got["pooled"], got["emb"])
+    assert got["pooled"].shape == (4, 300)
+    taps.remove()

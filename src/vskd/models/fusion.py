@@ -25,7 +25,8 @@ DASK's relational terms compare, and gives the semantic term a 300-wide target).
 
 Members are frozen by default (``finetune=False``: no gradient, always in eval mode, so their
 BatchNorm statistics and dropout never move); with ``finetune=True`` they train with the fusion
-head. Only :data:`TEACHER_TAPS` features exist (``logits``, ``emb``): the members' feature maps differ
+head. Only :data:`TEACHER_TAPS` features exist (``logits``, ``emb``, and ``pooled``, the same vector as
+``emb``, for the methods that read a teacher's pooled feature: CRD, SP): the members' feature maps differ
 in kind and size (frames, joints, 1-D windows), so a feature-map method is refused in one line
 (:func:`vskd.models.features.teacher_taps`).
 """
@@ -93,9 +94,11 @@ class FusionTeacher(nn.Module):
     """
 
     #: the features a distillation method may read on this teacher (features.teacher_taps uses it)
-    TEACHER_TAPS = {"logits": "", "emb": "embedding"}
+    #: ``pooled`` (what CRD and SP read from a single teacher: the vector before its classifier) is the
+    #: same module as ``emb``: a fusion teacher has no separate pooled feature
+    TEACHER_TAPS = {"logits": "", "emb": "embedding", "pooled": "embedding"}
     TAPS_NOTE = ("the fusion teacher has no feature maps (its members' maps are frames, joints or 1-D "
-                 "windows of different sizes); use a method on logits / emb (kd, dask, rkd, ...)")
+                 "windows of different sizes); use a method on logits / emb / pooled (kd, dask, rkd, crd, ...)")
 
     def __init__(self, members: Mapping[str, nn.Module], num_classes: int, fusion: str = "late",
                  weights: Sequence[float] | None = None, embed_dims: Sequence[int] | None = None,
