@@ -199,7 +199,8 @@ def test_a_bench_cross_validates_a_closed_form_teacher(tmp_path, capsys):
     assert main(["bench", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"), "--dry-run"]) == 0
     plan = capsys.readouterr().out
     assert [ln for ln in plan.splitlines() if "teacher-skr: teacher" in ln][0].endswith("selection cv")
-    assert main(["bench", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b")]) == 0
+    assert main(["bench", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"),
+                 "--results", str(tmp_path / "results")]) == 0  # never into the repository's docs/results
     teacher = tmp_path / "b" / "seed0" / "teacher-skr"
     res = json.loads((teacher / "results.json").read_text())
     assert res["selection"] == "cv" and (teacher / "cv.json").exists()
