@@ -172,9 +172,11 @@ def test_bench_command_summarises_finished_runs(bench, tmp_path, capsys):
     import json
 
     f = tmp_path / "tiny-bench.json"
-    f.write_text(json.dumps({**json.loads(f.read_text()), "command": "vskd bench tiny --jobs 2"}))
+    f.write_text(json.dumps({**json.loads(f.read_text()), "command": "vskd bench tiny --jobs 2",
+                             "wall_s_this_invocation": 1234.5}))
     assert main(["bench", str(b.spec.path), "--out", str(b.out), "--summarise", "--results", str(tmp_path)]) == 0
     assert json.loads(f.read_text())["command"] == "vskd bench tiny --jobs 2"
+    assert json.loads(f.read_text())["wall_s_this_invocation"] == 1234.5  # and its wall time
     assert "`vskd bench tiny --jobs 2`" in (tmp_path / "tiny-bench.md").read_text()
     capsys.readouterr()
     assert main(["bench", "nosuch", "--preset", "cpu"]) == 2

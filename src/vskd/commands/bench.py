@@ -72,16 +72,19 @@ def _run(args) -> int:
                                                                  address=args.address)
     command = "vskd " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("vskd") else \
         f"vskd bench {args.dataset} --preset {args.preset}"
-    if args.summarise:  # keep the command that trained the runs, not this summary call
+    wall_s = time.time() - t0
+    if args.summarise:  # keep the command and wall time of the call that trained the runs, not this one
         import json
 
         prev = Path(args.results) / f"{spec.name}.json"
         if prev.is_file():
             try:
-                command = json.loads(prev.read_text()).get("command") or command
-            except ValueError:
+                old = json.loads(prev.read_text())
+                command = old.get("command") or command
+                wall_s = float(old.get("wall_s_this_invocation") or wall_s)
+            except (ValueError, TypeError, AttributeError):
                 pass
-    res = write_results(bench, summary, args.results, command, time.time() - t0)
+    res = write_results(bench, summary, args.results, command, wall_s)
     print(markdown_tables(summary))
     print(f"[vskd bench] results: {res} and {res.with_suffix('.md')}")
     return 0

@@ -178,7 +178,7 @@ def write_results(bench, summary: dict, results_dir: str | Path, command: str, w
     groups = {row["group"] for row in summary["runs"].values()}
     plot_bars(summary, img / "bars.png", groups=("main", "teachers") if "main" in groups else tuple(groups))
     first = bench.spec.seeds[0]
-    shown = figure_runs(bench)
+    shown = [rid for rid in figure_runs(bench) if (bench.out / f"seed{first}" / rid).is_dir()]  # runs of this sitting
     plot_curves(bench.out, first, shown, img / "curves.png")
     for stale in img.glob("confusion_*.png"):  # from an earlier summary that showed other runs
         if stale.stem.removeprefix("confusion_") not in shown:
@@ -203,7 +203,8 @@ def write_results(bench, summary: dict, results_dir: str | Path, command: str, w
           markdown_tables(summary), "",
           f"![bars](img/{summary['benchmark']}/bars.png)", "",
           (f"Learning curves (seed {first}) and confusion matrices (`img/{summary['benchmark']}/confusion_*.png`) "
-           f"of: {', '.join(f'`{r}`' for r in shown)}."), "",
+           f"of: {', '.join(f'`{r}`' for r in shown)}." if shown else
+           f"Learning curves: none of the figure runs ({', '.join(figure_runs(bench))}) was run in this sitting."), "",
           f"![curves](img/{summary['benchmark']}/curves.png)", "",
           *time_breakdown(summary)]
     notes = rd / f"{summary['benchmark']}.notes.md"  # hand-written discussion, kept across re-runs
