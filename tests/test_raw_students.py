@@ -33,7 +33,7 @@ def aeon_minirocket():
 
 
 def test_registry_lists_gaf_and_raw_students():
-    assert set(RAW) == {"inception1d", "minirocket", "watch1d"}
+    assert set(RAW) == {"inception1d", "minirocket", "rocket", "watch1d"}
     assert not is_raw("resnet18") and is_raw("watch1d")
 
 
@@ -87,7 +87,7 @@ def test_raw_student_shapes_embedding_and_maps(arch):
     assert torch.allclose(m.fc1(m.act(feats["emb"])), feats["logits"], atol=1e-5)
     for name in m.MAPS:  # 1-D maps, given to the methods as maps of height one
         assert feats[name].ndim == 4 and feats[name].shape[0] == 4 and feats[name].shape[2] == 1
-    if arch != "minirocket":
+    if arch not in ("minirocket", "rocket"):
         assert m.MAPS
     # dataset normalisation comes from the training windows
     assert torch.allclose(m.norm.mean, x.mean(dim=(0, 2)), atol=1e-5)
@@ -196,7 +196,7 @@ def test_every_method_runs_or_refuses_in_one_line(zoo, arch):
     assert {"kd", "dask", "rkd", "pkt", "cc", "crd"} <= set(ran)
     if arch == "watch1d":
         assert not refused
-    if arch == "minirocket":
+    if arch in ("minirocket", "rocket"):
         assert {"at", "fitnet", "ab", "vid"} <= set(refused)
 
 
@@ -269,7 +269,7 @@ def test_minirocket_window_shorter_than_its_fitted_dilations():
 @pytest.mark.parametrize("arch", RAW)
 def test_channel_count_that_does_not_match(arch):
     m = build_student_model(arch, 3, 3)
-    if arch == "minirocket":
+    if arch in ("minirocket", "rocket"):
         m.fit(torch.randn(4, 3, 90))
     with pytest.raises(DataError, match=r"expects windows \(B, 3, T\)"):
         m(torch.randn(2, 6, 90))

@@ -98,9 +98,9 @@ def test_fit_caches_the_training_features():
 def test_head_init_bad_values_are_one_line():
     with pytest.raises(ConfigError, match="student.head_init.*expected one of random, ridge"):
         load_config(None, ["student.head_init=lda"])
-    with pytest.raises(ConfigError, match="student.head_init.*minirocket student's head only.*watch1d"):
+    with pytest.raises(ConfigError, match="student.head_init.*minirocket and rocket students only.*watch1d"):
         build_student_model("watch1d", 3, 3, head_init="ridge")
-    with pytest.raises(ConfigError, match="student.head_init.*minirocket student's head only.*resnet18"):
+    with pytest.raises(ConfigError, match="student.head_init.*minirocket and rocket students only.*resnet18"):
         build_student(load_config(None, ["student.head_init=ridge"]), 3)
     with pytest.raises(ConfigError, match=r"at least 2 x 27 classes = 54 units \(student.embed_dim is 40\)"):
         build_student_model("minirocket", 27, 3, embed_dim=40, head_init="ridge")

@@ -419,6 +419,8 @@ class MiniRocketStudent(nn.Module):
     """
 
     family = "raw"
+    #: ``student.arch`` (a subclass with other fixed features sets its own: vskd.models.rocket)
+    ARCH = "minirocket"
     #: most windows whose features are kept (about 40 KB each: 160 MB at most)
     CACHE_ITEMS = 4096
     MAPS: dict[str, str] = {}
@@ -439,7 +441,7 @@ class MiniRocketStudent(nn.Module):
         if head_init == "ridge" and 2 * num_classes > embed_dim:
             raise ConfigError(f"config key 'student.head_init': ridge needs an embedding of at least 2 x "
                               f"{num_classes} classes = {2 * num_classes} units (student.embed_dim is {embed_dim})")
-        self.arch = "minirocket"
+        self.arch = self.ARCH
         self.head_init = head_init
         #: the ridge penalty chosen by fit() (head_init ridge), for the record
         self.ridge_alpha: float | None = None
@@ -448,13 +450,17 @@ class MiniRocketStudent(nn.Module):
         self.embed_dim = embed_dim
         self.seed = int(seed)
         self.norm = InputNorm(in_channels, normalize)
-        self.features = MiniRocketFeatures(in_channels, num_features)
+        self.features = self._make_features(in_channels, num_features)
         self.scale = Standardize(self.features.num_features)
         self.fc0 = nn.Linear(self.features.num_features, embed_dim)
         self.act = nn.ReLU()
         self.fc1 = nn.Linear(embed_dim, num_classes)
         self.cache_features = cache_features
         self._cache = FeatureMemo(self.CACHE_ITEMS)
+
+    def _make_features(self, in_channels: int, num_features: int) -> nn.Module:
+        """The fixed transform: ``fit(x, seed)``, ``num_features``, ``min_length``, ``(B, C, T) -> (B, F)``."""
+        return MiniRocketFeatures(in_channels, num_features)
 
     @property
     def min_length(self) -> int:
@@ -480,7 +486,7 @@ class MiniRocketStudent(nn.Module):
                 self.ridge_alpha = ridge_head(self.fc0, self.fc1, self.scale(feats)[known], labels[known])
 
     def transform(self, window: Tensor) -> Tensor:
-        """The fixed MiniRocket features of ``window`` (cached per window while not exporting)."""
+        """The fixed features of ``window`` (cached per window while not exporting)."""
         x = self.norm(window)
         if not self.cache_features:
             return self.features(x)
@@ -488,6 +494,6 @@ class MiniRocketStudent(nn.Module):
 
     def forward(self, window: Tensor) -> Tensor:
         if window.ndim != 3 or window.shape[1] != self.in_channels:
-            raise DataError(f"the minirocket student expects windows (B, {self.in_channels}, T), "
+            raise DataError(f"the {self.arch} student expects windows (B, {self.in_channels}, T), "
                             f"got {tuple(window.shape)}")
         return self.fc1(self.act(self.fc0(self.scale(self.transform(window)))))

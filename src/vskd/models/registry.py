@@ -2,11 +2,11 @@
 
 ``STUDENTS[name] = StudentEntry(view, build)``: ``view`` is ``"gaf"`` (a GAF image ``(B, C, S, S)``,
 :class:`~vskd.models.student.GAFStudent`) or ``"raw"`` (the resampled window ``(B, C, T)``,
-:mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`); ``build(num_classes, in_channels,
-embed_dim, pretrained, normalize, seed, head_init)`` returns the model. :func:`build_student_model` is what
+:mod:`vskd.models.raw_students`, :mod:`vskd.models.minirocket`, :mod:`vskd.models.rocket`);
+``build(num_classes, in_channels, embed_dim, pretrained, normalize, seed, head_init)`` returns the model. :func:`build_student_model` is what
 ``vskd.engine.builders.build_student`` calls; an unknown name is one :class:`ConfigError` line listing
-the known ones. A raw student has ``fit(windows, labels)`` (input statistics; MiniRocket's transform and, with
-``head_init="ridge"``, its closed-form head), called on the training windows before training.
+the known ones. A raw student has ``fit(windows, labels)`` (input statistics; MiniRocket's or Rocket's transform
+and, with ``head_init="ridge"``, its closed-form head), called on the training windows before training.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 
 from vskd.errors import ConfigError
 
-__all__ = ["STUDENTS", "StudentEntry", "build_student_model", "is_raw", "student_view"]
+__all__ = ["FIXED_FEATURE_STUDENTS", "STUDENTS", "StudentEntry", "build_student_model", "is_raw", "student_view"]
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,15 @@ class StudentEntry:
     summary: str = ""
 
 
+#: students on fixed (fitted, not trained) features: they take a seed and a closed-form head
+FIXED_FEATURE_STUDENTS = ("minirocket", "rocket")
+
+
 def _check_head_init(arch: str, head_init: str) -> None:
-    if head_init != "random" and arch != "minirocket":
-        raise ConfigError(f"config key 'student.head_init': {head_init!r} initialises the minirocket student's "
-                          f"head only (its fixed features make a closed-form head possible); the {arch} "
-                          f"student expects 'random'")
+    if head_init != "random" and arch not in FIXED_FEATURE_STUDENTS:
+        raise ConfigError(f"config key 'student.head_init': {head_init!r} initialises the head of the "
+                          f"{' and '.join(FIXED_FEATURE_STUDENTS)} students only (their fixed features make a "
+                          f"closed-form head possible); the {arch} student expects 'random'")
 
 
 def _gaf(arch: str):
@@ -56,7 +60,7 @@ def _raw(cls_path: str, arch: str):
         import importlib
 
         cls = getattr(importlib.import_module(module), name)
-        kwargs = {"seed": seed, "head_init": head_init} if arch == "minirocket" else {}
+        kwargs = {"seed": seed, "head_init": head_init} if arch in FIXED_FEATURE_STUDENTS else {}
         return cls(num_classes=num_classes, in_channels=in_channels, embed_dim=embed_dim, normalize=normalize,
                    **kwargs)
     return build
@@ -72,6 +76,8 @@ STUDENTS: dict[str, StudentEntry] = {
                                 "raw window -> InceptionTime (Ismail Fawaz et al. 2020)"),
     "minirocket": StudentEntry("raw", _raw("vskd.models.minirocket.MiniRocketStudent", "minirocket"),
                                "raw window -> MiniRocket features (Dempster et al. 2021) -> trainable head"),
+    "rocket": StudentEntry("raw", _raw("vskd.models.rocket.RocketStudent", "rocket"),
+                           "raw window -> Rocket features (Dempster et al. 2020) -> trainable head"),
     "watch1d": StudentEntry("raw", _raw("vskd.models.raw_students.Watch1d", "watch1d"),
                             "raw window -> separable 1-D CNN (< 200 k parameters)"),
 }
