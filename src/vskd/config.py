@@ -261,12 +261,12 @@ class TeacherConfig:
 @dataclass
 class StudentConfig:
     # GAF students: resnet18 | resnet34 | resnet50 | mobilenet_v3_small; raw-signal students:
-    # inception1d | minirocket | watch1d (vskd.models.registry.STUDENTS)
+    # inception1d | minirocket | rocket | watch1d (vskd.models.registry.STUDENTS)
     arch: str = "resnet18"
     pretrained: str | None = None  # local torchvision ImageNet state_dict
     embed_dim: int = 300
-    # the head's initialisation: random (PyTorch's default) | ridge (the minirocket student only: fc0/fc1
-    # reproduce a RidgeClassifierCV fitted on the standardised training features; vskd.models.minirocket)
+    # the head's initialisation: random (PyTorch's default) | ridge (the minirocket and rocket students only:
+    # fc0/fc1 reproduce a RidgeClassifierCV fitted on the standardised training features; vskd.models.minirocket)
     head_init: str = "random"
     input: GAFConfig = field(default_factory=GAFConfig)
     train: OptimConfig = field(default_factory=OptimConfig)

@@ -319,6 +319,7 @@ class FeatureMemo:
         self.limit = int(limit)
         self._items: dict[bytes, Tensor] = {}
         self._tag: bytes | None = None
+        self._seen: list | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -337,6 +338,14 @@ class FeatureMemo:
         return h.digest()
 
     def _check(self, transform: nn.Module) -> None:
+        # the digest costs a pass over every buffer (Rocket's 330 k weights), so it is taken again only when
+        # a buffer was replaced (another object; the seen ones are held, so no address is reused) or
+        # modified in place (its version counter moved: load_state_dict, copy_)
+        seen = [(name, buf, buf._version) for name, buf in transform.named_buffers()]
+        if self._seen is not None and len(seen) == len(self._seen) and all(
+                a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(seen, self._seen)):
+            return
+        self._seen = seen
         tag = self.tag(transform)
         if tag != self._tag:  # another transform: start afresh
             self._items.clear()
