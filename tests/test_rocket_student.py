@@ -142,3 +142,17 @@ def test_rocket_bad_input_is_one_line():
     m = build_student_model("rocket", 3, 3)
     with pytest.raises(DataError, match=r"the rocket student expects windows \(B, 3, T\)"):
         m(torch.randn(2, 6, 90))
+
+
+def test_feature_cache_notices_a_changed_transform():
+    """The cache's digest of the fitted buffers is retaken when one is modified in place or replaced."""
+    x, y = _windows(3, 2)
+    m = RocketStudent(num_classes=2, in_channels=3, num_features=400, seed=0)
+    m.fit(x)
+    first = m.transform(x)
+    with torch.no_grad():
+        m.features.biases.add_(0.5)  # in place
+    moved = m.transform(x)
+    assert not torch.equal(moved, first) and torch.equal(moved, m.features(x))
+    m.features.set_kernels(draw_rocket_kernels(64, 200, 3, seed=9))  # replaced
+    assert torch.equal(m.transform(x), m.features(x)) and not torch.equal(m.transform(x), moved)
