@@ -156,3 +156,28 @@ def test_feature_cache_notices_a_changed_transform():
     assert not torch.equal(moved, first) and torch.equal(moved, m.features(x))
     m.features.set_kernels(draw_rocket_kernels(64, 200, 3, seed=9))  # replaced
     assert torch.equal(m.transform(x), m.features(x)) and not torch.equal(m.transform(x), moved)
+
+
+@pytest.mark.slow
+def test_rocket_student_exports_to_onnx_fp32_and_int8_and_streams(tmp_path, capsys):
+    """The best wrist student on the watch: vskd export (self-checked against torch) and vskd stream."""
+    pytest.importorskip("onnxruntime")
+    import json
+
+    from vskd.cli import main
+
+    ov = ["data.preset=tiny", "student.arch=rocket", "student.head_init=ridge", "student.train.epochs=1",
+          "student.input.length=96"]
+    args = [a for o in ov for a in ("--set", o)]
+    assert main(["train-student", *args, "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    assert main(["export", str(tmp_path / "s" / "best.pt"), "--int8", "--out", str(tmp_path / "x")]) == 0
+    report = json.loads((tmp_path / "x" / "export.json").read_text())
+    assert report["check"]["max_abs_diff"] < 1e-4  # ONNX fp32 == torch
+    out = capsys.readouterr().out
+    assert "onnx int8" in out and "top-1 agreement with fp32" in out
+    csv = tmp_path / "s.csv"
+    t = np.arange(400) / 50.0
+    csv.write_text("\n".join(f"{a:.3f},{b:.4f},{c:.4f},{d:.4f}" for a, (b, c, d) in
+                             zip(t, np.random.default_rng(1).normal(size=(400, 3)))))
+    assert main(["stream", str(tmp_path / "x" / "student_int8.onnx"), "--input", str(csv), "--jsonl"]) == 0
+    assert [x for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
