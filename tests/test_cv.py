@@ -227,6 +227,14 @@ def test_dry_run_checks_every_step_and_trains_nothing(tmp_path, capsys):
     assert main(["bench", str(bad), "--out", str(tmp_path / "runs"), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip()
     assert "fitnet-raw (seed 0)" in err and "cannot distil into the minirocket student" in err and "\n" not in err
+    # the teacher's side too: the temporal-CNN skeleton teacher has maps block1..3, no block4 (SP's default)
+    skel = _spec(tmp_path, "  - {id: sp-skel, method: sp, teacher: skel, set: [student.arch=watch1d]}\n",
+                 "teachers:\n  skel: [teacher.arch=skeleton, teacher.input.modality=skeleton, "
+                 "'data.synthetic={subjects: 4, skeleton_layout: kinect}']\n")
+    assert main(["bench", str(skel), "--out", str(tmp_path / "runs"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "sp-skel (seed 0)" in err and "method 'sp' reads the teacher's 'block4'" in err and "\n" not in err
+    assert "the skel teacher does not have (its features: logits, emb, pooled, block1, block2, block3)" in err
 
 
 @pytest.mark.slow

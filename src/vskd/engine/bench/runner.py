@@ -118,7 +118,7 @@ class Bench:
     def check(self) -> list[str]:
         """Plan without training (``vskd bench --dry-run``): every step's config is built and validated (the
         data section against the dataset registry; a distillation run's method with its options, and on
-        the student it distils into), and one line per step is returned. A mistake is one ConfigError
+        the student it distils into and on the features its teacher offers), and one line per step is returned. A mistake is one ConfigError
         naming the run."""
         from vskd.data.datasets import check_data_config
         from vskd.data.registry import get_dataset
@@ -128,6 +128,7 @@ class Bench:
         from vskd.models.features import check_method_on_student
 
         lines, checked = [], set()
+        teacher_features: dict[str, list[str]] = {}
         for seed, kind, item in self.plan():
             label = f"teacher-{item}" if kind == "teacher" else item.id
             done = (self.run_dir(seed, kind, item) / "results.json").exists()
@@ -141,6 +142,14 @@ class Bench:
                     method = create_method(cfg.distill.method, method_options(cfg))
                     classes = get_dataset(cfg.data.dataset).classes or ("a", "b")
                     check_method_on_student(method, build_student(cfg, len(classes)))
+                    tname = item.teacher or self.spec.main_teacher
+                    if tname not in teacher_features:
+                        teacher_features[tname] = self._teacher_features(seed, tname, len(classes))
+                    missing = [f for f in method.teacher_uses if f not in teacher_features[tname]]
+                    if missing:
+                        raise ConfigError(f"method '{cfg.distill.method}' reads the teacher's "
+                                          f"{', '.join(repr(m) for m in missing)}, which the {tname} teacher does "
+                                          f"not have (its features: {', '.join(teacher_features[tname])})")
                 checked.add(label)
             except ConfigError as exc:
                 raise ConfigError(f"benchmark spec {self.spec.path}: {label} (seed {seed}): {exc}") from None
@@ -151,6 +160,20 @@ class Bench:
                          f"{'cv' if _cross_validated(kind, item, cfg) else 'val'}"
                          + (" (finished)" if done else ""))
         return lines
+
+    def _teacher_features(self, seed: int, name: str, num_classes: int) -> list[str]:
+        """The feature names the teacher ``name`` of this spec offers the methods, without its weights: a
+        fusion teacher's fixed table (its members are checkpoints not made yet), else those of the network
+        its config builds (untrained, no pretrained file read)."""
+        from vskd.engine.builders import build_teacher
+        from vskd.models.features import teacher_taps
+        from vskd.models.fusion import FusionTeacher
+
+        cfg = self.config(seed, list(self.spec.teachers[name]))
+        if cfg.teacher.arch == "fusion":
+            return list(FusionTeacher.TEACHER_TAPS)
+        cfg.teacher.pretrained = None
+        return list(teacher_taps(build_teacher(cfg, num_classes)))
 
     def run(self, jobs: int = 1, executor: str = "process", address: str | None = None) -> dict:
         """Run every unfinished step and return the summary.
