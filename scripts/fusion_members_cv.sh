@@ -7,14 +7,19 @@
 #   A  skeleton-rocket + ridge(acc x, y, z)                the shipped fusion-rocket (utd-mhad-v2)
 #   B  skeleton-rocket + ridge(acc + gyro, 6 channels)      one wrist member over both sensors
 #   C  skeleton-rocket + ridge(acc) + ridge(gyro)           three members, equal weights
+# Added on 2026-12-03 before their runs, with the rocket student (student.arch rocket, ridge head; the
+# v2 spec's rocket-ridge row, seed<s>/rocket-ridge in V2):
+#   D  skeleton-rocket + rocket-ridge(acc)                  the stronger wrist member
+#   E  skeleton-rocket + ridge(acc) + rocket-ridge(acc)     both wrist members, equal weights
 # Rule (fixed before running): the candidate with the highest mean CV accuracy over seeds 0, 1, 2
 # replaces A only if that mean is at least 0.5 points above A's; it is then run on seeds 3, 4 as well and
 # its 5-seed test mean is reported against A's (test is read once per finished run and decides nothing).
-# Members: V2=<vskd bench utd-mhad --preset v2 --out folder> holding seed<s>/teacher-skeleton-rocket and
-# seed<s>/ridge (CV runs); the gyroscope members are trained here with the ridge row's recipe.
+# Members: V2=<vskd bench utd-mhad --preset v2 --out folder> holding seed<s>/teacher-skeleton-rocket,
+# seed<s>/ridge and seed<s>/rocket-ridge (CV runs); the gyroscope members are trained here with the ridge
+# row's recipe.
 #   V2=runs/v2 OUT=runs/fusion-members bash scripts/fusion_members_cv.sh 0 1 2
 set -euo pipefail
-: "${V2:?folder of a utd-mhad v2 bench (seed<s>/teacher-skeleton-rocket, seed<s>/ridge)}" "${OUT:?output folder}"
+: "${V2:?folder of a utd-mhad v2 bench (seed<s>/teacher-skeleton-rocket, seed<s>/ridge, seed<s>/rocket-ridge)}" "${OUT:?output folder}"
 VSKD="${VSKD:-.venv/bin/vskd}"
 ROOT="${ROOT:-../shared/data/utd-mhad}"
 export OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1
@@ -37,7 +42,10 @@ for s in "$@"; do
   fuse A "$(member "$skel" skeleton), $(member "$acc" inertial)"
   fuse B "$(member "$skel" skeleton), $(member "$w/ridge-imu/best.pt" inertial)"
   fuse C "$(member "$skel" skeleton), $(member "$acc" acc), $(member "$w/ridge-gyro/best.pt" gyro)"
-  for r in ridge-imu ridge-gyro A B C; do
+  rk="$V2/seed$s/rocket-ridge/best.pt"
+  fuse D "$(member "$skel" skeleton), $(member "$rk" inertial)"
+  fuse E "$(member "$skel" skeleton), $(member "$acc" acc), $(member "$rk" rocket)"
+  for r in ridge-imu ridge-gyro A B C D E; do
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f'seed $s $r: CV {100*d[\"val\"][\"accuracy\"]:.1f} test {100*d[\"test\"][\"accuracy\"]:.1f}')" "$w/$r/results.json"
   done
 done
