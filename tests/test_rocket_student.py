@@ -50,6 +50,17 @@ def test_torch_rocket_equals_aeon_on_aeon_kernels(aeon_rocket, channels, length,
     assert torch.equal(ours(torch.from_numpy(x)), torch.from_numpy(got))
 
 
+def test_our_draw_is_aeons_for_the_same_seed(aeon_rocket):
+    """numba's np.random (aeon's) and NumPy's RandomState are the same Mersenne Twister: the same kernels."""
+    x = np.random.default_rng(0).normal(size=(3, 3, 180)).astype(np.float32)
+    for seed in (0, 7):
+        ref = aeon_rocket(n_kernels=300, random_state=seed).fit(x).kernels
+        ours = draw_rocket_kernels(180, 300, 3, seed=seed)
+        for a, b in zip(ref, ours):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_kernel_draws_follow_the_paper():
     k = 3000
     w, lengths, biases, dilations, paddings, n_chan, chans = draw_rocket_kernels(180, k, 3, seed=0)

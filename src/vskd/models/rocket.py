@@ -25,8 +25,10 @@ channel; :math:`b_k \\sim U(-1, 1)`; :math:`d_k = \\lfloor 2^{u} \\rfloor`, :mat
 \\frac{T - 1}{L_k - 1})`; :math:`p_k = (L_k - 1) d_k / 2` (integer division) with probability ½, else 0.
 
 This module follows aeon's ``Rocket`` (``aeon.transformations.collection.convolution_based``, aeon 1.x):
-:meth:`RocketFeatures.fit` draws in aeon's order from ``np.random.RandomState(seed)`` (aeon's numba code
-draws from numba's generator, so the same seed gives other kernels of the same distribution);
+:meth:`RocketFeatures.fit` draws in aeon's order from ``np.random.RandomState(seed)``; numba's generator,
+which aeon's code draws from, is the same Mersenne Twister with the same algorithms, so the same seed gives
+aeon's kernels exactly (tested), and with the ridge head the student predicts what aeon's
+``RocketClassifier(random_state=seed)`` predicts;
 :meth:`RocketFeatures.from_aeon` takes a fitted aeon ``Rocket``'s kernels, and then the features equal
 aeon's transform up to float32 rounding (``tests/test_rocket_student.py``): the maxima to 1e-4, the PPVs
 except where a response rounds across zero. The forward pass is one ``conv1d`` per (length, dilation,
