@@ -117,9 +117,9 @@ class Bench:
 
     def check(self) -> list[str]:
         """Plan without training (``vskd bench --dry-run``): every step's config is built and validated (the
-        data section against the dataset registry; a distillation run's method with its options, and on
-        the student it distils into and on the features its teacher offers), and one line per step is returned. A mistake is one ConfigError
-        naming the run."""
+        data section against the dataset registry; a distillation run's method with its options, on the
+        student it distils into, and on the features its teacher offers), and one line per step is
+        returned. A mistake is one ConfigError naming the run."""
         from vskd.data.datasets import check_data_config
         from vskd.data.registry import get_dataset
         from vskd.engine.builders import build_student, method_options
