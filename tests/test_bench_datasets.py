@@ -46,5 +46,6 @@ def test_berkeley_v2_spec_plans_every_row_on_the_synthetic_standin(tmp_path, cap
     assert main(["bench", "berkeley-mhad", "--preset", "v2", "--seeds", "0", "--dry-run", "--out",
                  str(tmp_path / "runs"), *_standin(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "30 steps planned" in out and "seed 0 dask-rgb-untrained: distill dask from rgb-untrained" in out
+    assert "31 steps planned" in out and "seed 0 dask-rgb-untrained: distill dask from rgb-untrained" in out
+    assert "seed 0 rocket-ridge: student, cross-subject, selection cv" in out  # the rocket student's row
     assert "seed 1 " not in out  # --seeds 0: a 1-seed slice of the 5-seed spec
