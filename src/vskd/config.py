@@ -317,6 +317,13 @@ class DistillConfig:
     teacher_checkpoint: str | None = None  # trained teacher (best.pt of train-teacher)
     teacher_cache: str = "auto"  # auto | on | off: cache teacher outputs (eval transform) once
     pairing: str = "paired"  # paired | unpaired | class-shuffled (controls; see vskd.engine.pairing)
+    # own: the teacher reads its own view of the recording (frames, joints, its wrist view, or the cache);
+    # student: it reads the student's augmented window itself, batch by batch ("consistent teaching",
+    # Beyer et al., CVPR 2022): only for a teacher whose every view is the student's raw wrist window
+    teacher_view: str = "own"
+    # > 0 (needs teacher_view student): the Beta(mixup, mixup) mixup of the student's windows within a
+    # batch, which the teacher then labels ("function matching"); 0: off
+    mixup: float = 0.0
     # None: every training recording is labelled; else which stay labelled (UnlabeledConfig). Read by
     # train-teacher, train-student, peers and distill alike, so one config describes one label budget
     unlabeled: UnlabeledConfig | None = None
@@ -551,6 +558,7 @@ _CHOICES = {
     "student.train.optimizer": ("adam", "sgd"),
     "distill.teacher_cache": ("auto", "on", "off"),
     "distill.pairing": ("paired", "unpaired", "class-shuffled"),
+    "distill.teacher_view": ("own", "student"),
 }
 
 
@@ -626,9 +634,29 @@ def validate(cfg: Config) -> None:
                               "of the same class, which needs every training recording's label; with "
                               "unlabelled pairs (distill.unlabeled) use pairing 'unpaired', or "
                               "distill.unlabeled.pairs false")
+    _check_teacher_view(cfg.distill)
     if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
+
+
+def _check_teacher_view(d: DistillConfig) -> None:
+    """``distill.teacher_view`` / ``distill.mixup``: the combinations that mean something (the part that
+    needs the teacher's checkpoint, that its views are the student's, is checked when distilling)."""
+    if not (isinstance(d.mixup, (int, float)) and 0 <= d.mixup <= 10):
+        raise ConfigError(f"config key 'distill.mixup': expected the Beta parameter in [0, 10] (0: off), got {d.mixup!r}")
+    if d.mixup > 0 and d.teacher_view != "student":
+        raise ConfigError("config key 'distill.mixup': mixed windows need a teacher that labels them; set "
+                          "distill.teacher_view student (a teacher that reads the student's wrist window)")
+    if d.teacher_view != "student":
+        return
+    if d.teacher_cache == "on":
+        raise ConfigError("config key 'distill.teacher_cache': with distill.teacher_view student the teacher "
+                          "reads each augmented batch, so its outputs cannot be cached; set auto or off")
+    if d.pairing != "paired":
+        raise ConfigError(f"config key 'distill.pairing': {d.pairing!r} re-assigns the teacher's outputs across "
+                          f"recordings; with distill.teacher_view student the teacher reads the student's own "
+                          f"window, so there is no pairing to break (use teacher_view own for the controls)")
 
 
 def _validate_members(cfg: Config) -> None:

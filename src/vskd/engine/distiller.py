@@ -25,6 +25,15 @@ Teacher outputs can come from a :class:`TeacherCache` instead of a forward pass:
 input is not augmented its outputs are a fixed function of the recording, so they are computed once
 per recording (evaluation transform) and looked up by the paired dataset's stable ``index``. A
 distillation epoch then costs about what a student-only epoch costs.
+
+A teacher that reads the wrist window itself (a trained wrist student, alone or as every member of a
+fusion ensemble) can instead be fed the student's own augmented batch (``student_view``, config
+``distill.teacher_view: student``): teacher and student then see the same window, the "consistent
+teaching" of Beyer et al., *Knowledge distillation: A good teacher is patient and consistent*, CVPR
+2022. With ``mixup`` > 0 the batch's windows are also mixed, ``x' = lam x + (1 - lam) x[perm]`` with
+``lam ~ Beta(mixup, mixup)`` drawn once per batch from torch's seeded generator (Zhang et al., *mixup*,
+ICLR 2018), the teacher labels ``x'`` (their "function matching") and the cross-entropy is
+``lam CE(y) + (1 - lam) CE(y[perm])``.
 """
 
 from __future__ import annotations
@@ -75,10 +84,22 @@ class Distiller(nn.Module):
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None, method: DistillMethod,
                  ce_weight: float = 1.0, teacher_cache: "TeacherCache | None" = None,
-                 label_smoothing: float = 0.0):
+                 label_smoothing: float = 0.0, student_view: "tuple[str, ...] | bool" = False,
+                 mixup: float = 0.0):
         super().__init__()
         if teacher is None and teacher_cache is None:
             raise ConfigError("distillation needs a teacher model or a teacher-output cache")
+        # student_view: False (the teacher reads batch["teacher"] or the cache), True (a single-view
+        # teacher fed the student's window), or the member names of a fusion teacher fed {name: window}
+        if (student_view is not False) and (teacher is None or teacher_cache is not None):
+            raise ConfigError("distill.teacher_view student: the teacher must run on each batch (no cache)")
+        if mixup and student_view is False:
+            raise ConfigError("config key 'distill.mixup': needs distill.teacher_view student")
+        if mixup and method.batch_uses:
+            raise ConfigError(f"config key 'distill.mixup': method {type(method).__name__} reads the batch's "
+                              f"{', '.join(method.batch_uses)} per recording, which a mixed window does not have")
+        self.student_view = student_view if student_view is True or student_view is False else tuple(student_view)
+        self.mixup = float(mixup)
         self.student = student
         self.method = method
         self.ce_weight = ce_weight
@@ -113,6 +134,12 @@ class Distiller(nn.Module):
         """``{name: (B, ...)}`` of the frozen teacher (per-frame features reduced per clip), detached."""
         if self.teacher_cache is not None:
             return self.teacher_cache.lookup(batch["index"], self.teacher_names)
+        if self.student_view is not False:
+            x = batch["student"]
+            views = x if self.student_view is True else {name: x for name in self.student_view}
+            self.teacher.eval()
+            feats = self._t_taps.collect(self.teacher(views))
+            return {k: v.detach() for k, v in feats.items()}
         if "teacher" not in batch:
             raise VskdError("the batch has no teacher clip and no teacher-output cache is set")
         self.teacher.eval()
@@ -152,7 +179,18 @@ class Distiller(nn.Module):
         """The logits the distilled student is evaluated with (``method.classify``)."""
         return self.method.classify(self.student_features(image))
 
+    def _mix(self, batch: dict) -> tuple[dict, torch.Tensor | None, float]:
+        """``(batch with mixed student windows, the permutation, lam)``; the batch unchanged, None, 1.0
+        without mixup."""
+        x = batch["student"]
+        if not self.mixup or x.shape[0] < 2:
+            return batch, None, 1.0
+        lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
+        perm = torch.randperm(x.shape[0], device=x.device)
+        return {**batch, "student": lam * x + (1.0 - lam) * x[perm]}, perm, lam
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        batch, perm, lam = self._mix(batch)
         s = self.student_features(batch["student"])
         for name in self.method.batch_uses:  # e.g. CRD's stable "index"
             s[name] = torch.as_tensor(batch[name], device=s["logits"].device)
@@ -163,6 +201,12 @@ class Distiller(nn.Module):
         # cross-entropy on the labelled items only (batch["labeled"], unlabelled paired recordings);
         # the method's terms above take every pair, labelled or not
         ce = masked_cross_entropy(logits, batch["label"], batch.get("labeled"), label_smoothing=self.label_smoothing)
+        if perm is not None:  # mixup: the mixed window's two labels, weighted as the windows were
+            labels = torch.as_tensor(batch["label"], device=logits.device)
+            labeled = batch.get("labeled")
+            labeled = None if labeled is None else torch.as_tensor(labeled, device=logits.device)[perm]
+            ce = lam * ce + (1.0 - lam) * masked_cross_entropy(logits, labels[perm], labeled,
+                                                               label_smoothing=self.label_smoothing)
         total = self.ce_weight * ce
         for v in terms.values():
             total = total + v

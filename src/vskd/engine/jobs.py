@@ -35,8 +35,9 @@ from torch import nn
 
 from vskd.config import Config, config_from_dict, config_to_dict, save_config
 from vskd.engine import dist
-from vskd.engine.builders import (build_student, build_teacher, collate, epoch_hook, feature_datasets, fit_student,
-                                  fit_teacher, load_data, loader, make_optimizer, make_scheduler, method_options, paired)
+from vskd.engine.builders import (build_student, build_teacher, clip_spec, collate, epoch_hook, feature_datasets,
+                                  fit_student, fit_teacher, load_data, loader, make_optimizer, make_scheduler,
+                                  method_options, paired, student_spec)
 from vskd.engine.checkpoints import fusion_teacher, load_checkpoint, load_student, load_teacher, validate_checkpoint
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.evaluate import classification_metrics, predict, write_report
@@ -368,6 +369,31 @@ def _reads_features(cfg: Config, names_needed) -> bool:
                       f"teacher with teacher.features.crop centre")
 
 
+def _student_view(cfg: Config) -> "bool | tuple[str, ...]":
+    """``distill.teacher_view``: False (own view), else the teacher's member names to feed the student's
+    window to. Refused in one line unless every view of the teacher (``cfg.teacher``, from its
+    checkpoint) is the student's own raw window: same axes, same length."""
+    if cfg.distill.teacher_view != "student":
+        return False
+    from vskd.data.paired import MultiViewSpec, RawSpec
+
+    mine = student_spec(cfg)
+    where = f"config key 'distill.teacher_view': teacher {cfg.distill.teacher_checkpoint}"
+    if not isinstance(mine, RawSpec):
+        raise ConfigError(f"{where}: 'student' feeds the student's raw window to the teacher; the student "
+                          f"{cfg.student.arch!r} reads a GAF image")
+    views = clip_spec(cfg)
+    if not isinstance(views, MultiViewSpec):
+        raise ConfigError(f"{where} reads {getattr(views, 'modality', 'its own view')}, not the wrist window; "
+                          f"'student' needs a teacher of wrist students (teacher.arch fusion over student "
+                          f"checkpoints)")
+    for name, view in views.views:
+        if view != mine:
+            raise ConfigError(f"{where}: member {name!r} reads {view}, the student reads {mine}; 'student' "
+                              f"needs every member to read the student's own window")
+    return views.names
+
+
 def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
             test: bool = True) -> dict:
     """Train the student with a frozen teacher and ``cfg.distill.method``; ``test`` as :func:`train_teacher`.
@@ -410,19 +436,21 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     # ridge) of the labelled ones only
     fit_student(student, cfg, train_recs, hidden=hidden)
     _, t_names = method_features(method)
-    use_cache = cfg.distill.teacher_cache in ("auto", "on")
+    student_view = _student_view(cfg)  # distill.teacher_view student: the teacher reads the student's window
+    use_cache = cfg.distill.teacher_cache in ("auto", "on") and student_view is False
     if not use_cache and cfg.teacher.features.cache and cfg.teacher.features.crop == "person":
         raise ConfigError("config key 'distill.teacher_cache': a teacher trained on cached person-crop features "
                           "sees its frames only through that cache; set distill.teacher_cache auto or on")
     opt = cfg.student.train
-    tr = paired(cfg, train_recs, train=True, teacher=not use_cache, unlabeled=hidden)
+    tr = paired(cfg, train_recs, train=True, teacher=not use_cache and student_view is False, unlabeled=hidden)
     cache = None
     if use_cache:
         cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), train_recs, t_names, progress)
         if cfg.distill.pairing != "paired":  # tr.labels: -1 for an unlabelled recording (never its label)
             cache = ReassignedCache(cache, tr.labels, cfg.distill.pairing, cfg.seed)
     distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache,
-                          label_smoothing=cfg.student.train.label_smoothing)
+                          label_smoothing=cfg.student.train.label_smoothing, student_view=student_view,
+                          mixup=cfg.distill.mixup)
     # the per-sample feature shapes of both sides, once, and what the method may need to know about the
     # data (CRD's memory bank: the training set's size): wiring errors fail here, at build time
     distiller.setup_method(collate()([tr[0]]), num_train=len(tr), num_classes=len(names))
