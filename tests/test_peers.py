@@ -167,3 +167,46 @@ def test_peer_spec_errors(tmp_path, run, needle):
     p.write_text(f"base: b.yaml\nruns: [{run}]\n")
     with pytest.raises(ConfigError, match=needle):
         load_spec(p)
+
+
+
+_THREADS = """
+import torch  # before numpy, as in a vskd worker: then numba and torch share one OpenMP runtime
+import sys, numpy as np
+torch.set_num_threads(1)
+torch.get_num_threads()  # read once (vskd.threads does): after that, numba's pool launch overrides it
+if sys.argv[1] == "bare":
+    from aeon.classification.convolution_based import RocketClassifier
+    RocketClassifier(n_kernels=50, random_state=0).fit(np.random.default_rng(0).normal(size=(12, 3, 40)), np.arange(12) % 3)
+else:
+    from vskd.config import load_config
+    from vskd.engine.peers import PeerSpec, run_peer
+    run_peer(load_config(None, ["data.preset=tiny"]), sys.argv[2], PeerSpec("rocket", {"n_kernels": 50}))
+print(torch.get_num_threads())
+"""
+
+
+def test_a_peer_run_gives_torch_its_threads_back(aeon, tmp_path):
+    """aeon's first fit in a process launches numba's OpenMP pool, which sets the process's OpenMP
+    threads (torch's too, when torch loaded first and has read its count) to numba's (measured: torch
+    1 -> 2 on the 2-core machine, inside a bench worker); run_peer must
+    leave torch's count as it found it, or every torch step after a peer in a ``bench --jobs`` worker
+    oversubscribes the cores. Fresh processes: the pool is launched once per process."""
+    import os
+    import subprocess
+
+    from vskd.threads import cpu_count
+
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("OMP_NUM_THREADS", None)
+
+    def threads(*args) -> int:
+        out = subprocess.run([sys.executable, "-c", _THREADS, *args], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return int(out.stdout.strip().splitlines()[-1])
+
+    assert threads("vskd", str(tmp_path / "rocket")) == 1
+    if cpu_count() < 2:
+        pytest.skip("one core: numba's pool has one thread, so the control cannot show the change")
+    assert threads("bare") == 2  # the control: unguarded, aeon changed torch's threads

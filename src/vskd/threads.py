@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 from vskd.errors import ConfigError
 
@@ -90,6 +91,25 @@ def apply(threads: int | None = None) -> int:
     elif not os.environ.get("OMP_NUM_THREADS") or os.environ.get(_OURS) == os.environ.get("OMP_NUM_THREADS"):
         os.environ["OMP_NUM_THREADS"] = os.environ[_OURS] = str(n)
     return n
+
+
+@contextmanager
+def kept():
+    """Run foreign code, then give torch back the thread count it had before.
+
+    aeon's classifiers set the OpenMP thread count of the whole process through numba: after a
+    ``RocketClassifier.fit`` torch's intra-op threads were 2 instead of the policy's 1 on the 2-core
+    machine (2026-12-04), so every torch step after a peer in the same ``vskd bench --jobs 2`` worker
+    ran 2 OpenMP threads beside the other worker's (the oversubscription the policy exists to avoid:
+    the watch student's CV steps ran several times slower). Wrap any call into aeon (or numba) in this.
+    """
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def worker_threads(jobs: int) -> int:

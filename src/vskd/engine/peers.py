@@ -39,6 +39,7 @@ import numpy as np
 
 from vskd.data.resample import resample_linear
 from vskd.errors import ConfigError, DataError, VskdError
+from vskd.threads import kept
 
 __all__ = ["DEFAULT_LENGTH", "INSTALL", "PEERS", "PeerSpec", "build_peer", "peer_class", "peer_windows",
            "peers_table", "run_peer", "window_length"]
@@ -159,7 +160,8 @@ def run_peer(cfg, run_dir: str | Path, spec: PeerSpec, data=None) -> dict:
         raise DataError(f"peer '{spec.peer}': the training split needs recordings of at least 2 classes, "
                         f"got {len(xtr)} recording(s)")
     t0, c0 = time.perf_counter(), time.process_time()
-    est.fit(xtr, ytr)
+    with kept():  # aeon (numba) resets the process's OpenMP threads: torch gets its own back
+        est.fit(xtr, ytr)
     fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     metrics = {}
     predict_s = predict_cpu_s = 0.0
@@ -169,7 +171,8 @@ def run_peer(cfg, run_dir: str | Path, spec: PeerSpec, data=None) -> dict:
             metrics[split] = None
             continue
         t0, c0 = time.perf_counter(), time.process_time()
-        pred = est.predict(x)
+        with kept():
+            pred = est.predict(x)
         if split == "test":
             predict_s, predict_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         metrics[split] = classification_metrics(y, np.asarray(pred, np.int64), len(names))

@@ -21,7 +21,7 @@ from vskd.config import CLOSED_FORM_TEACHERS, load_config
 from vskd.engine.bench.spec import BenchSpec, RunSpec
 from vskd.engine.bench.stats import describe, paired_difference
 from vskd.errors import ConfigError, VskdError
-from vskd.threads import worker_threads
+from vskd.threads import kept, worker_threads
 
 __all__ = ["Bench"]
 
@@ -242,7 +242,8 @@ class Bench:
         if _cross_validated(kind, item, cfg):  # folds + refit (engine.cv)
             job, resume = _cv_job(job), resume or (run_dir / "cv").exists()
         try:
-            res = job(cfg, run_dir, resume=resume, progress=self.progress)
+            with kept():  # a step that changes the process's threads (aeon does) does not change the next's
+                res = job(cfg, run_dir, resume=resume, progress=self.progress)
         except (VskdError, RuntimeError, ValueError) as exc:
             self._fail(run_dir, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
             print(f"[bench] ({k}/{n}) seed {seed} {label} FAILED: {exc}", flush=True)
