@@ -14,7 +14,9 @@ The rule for choosing the export's default is fixed before the run and printed w
 the setting with the highest mean **validation** accuracy over the checkpoints, ties (within one
 validation recording per checkpoint on average) going to the simpler one in the order listed
 (minmax before percentile before entropy; first-64, spread-64, all). Test accuracy is read for the
-record; it decides nothing.
+record; it decides nothing. A student selected by CV and refit on every training subject has no
+validation split: its validation accuracy is NaN and nothing is chosen (pass ``--setting minmax/first-64``,
+the export's default, to read its int8 test accuracy only).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/int8_calibration.py \\
         --student runs/seed0/watch1d-dask/best.pt --student runs/seed1/watch1d-dask/best.pt \\
@@ -45,7 +47,7 @@ def _acc(pred, windows, labels) -> float:
     return float((logits.argmax(1) == labels).mean())
 
 
-def measure(checkpoint: str, root: str | None, work: Path) -> dict:
+def measure(checkpoint: str, root: str | None, work: Path, settings: list[str] | None = None) -> dict:
     """Accuracies of fp32 and of every int8 setting for one checkpoint."""
     from vskd.deploy.export import export_onnx, quantize_int8, split_windows
     from vskd.deploy.model import load_checkpoint_model
@@ -65,6 +67,8 @@ def measure(checkpoint: str, root: str | None, work: Path) -> dict:
            "int8": {}}
     for method in METHODS:
         for win in WINDOWS:
+            if settings and f"{method}/{win}" not in settings:
+                continue
             q = quantize_int8(fp32, work / f"int8-{method}-{win}.onnx", [pred.prepare(w) for w in calib[win]],
                               method=method)
             qp = load_predictor(q, threads=1)
@@ -76,10 +80,13 @@ def measure(checkpoint: str, root: str | None, work: Path) -> dict:
     return out
 
 
-def choose(results: list[dict]) -> tuple[str, dict[str, float]]:
-    """The rule: highest mean validation accuracy; ties within one recording go to the earlier setting."""
-    keys = [f"{m}/{w}" for m in METHODS for w in WINDOWS]
+def choose(results: list[dict]) -> tuple[str | None, dict[str, float]]:
+    """The rule: highest mean validation accuracy; ties within one recording go to the earlier setting
+    (None: no checkpoint has a validation split, nothing to choose on)."""
+    keys = [k for k in (f"{m}/{w}" for m in METHODS for w in WINDOWS) if k in results[0]["int8"]]
     means = {k: statistics.mean(r["int8"][k]["val"] for r in results) for k in keys}
+    if min(r["val_recordings"] for r in results) == 0:
+        return None, means
     tol = 1.0 / statistics.mean(r["val_recordings"] for r in results)
     best = max(means.values())
     chosen = next(k for k in keys if means[k] >= best - tol + 1e-12)
@@ -91,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--student", action="append", required=True, help="student best.pt (repeat, one per seed)")
     ap.add_argument("--out", required=True, help="folder for int8_calibration.json")
     ap.add_argument("--root", help="dataset root, when it moved since training")
+    ap.add_argument("--setting", action="append", choices=[f"{m}/{w}" for m in METHODS for w in WINDOWS],
+                    help="only these settings (repeat; default: all nine)")
     args = ap.parse_args(argv)
     import torch
 
@@ -100,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for ck in args.student:
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(measure(ck, args.root, Path(tmp)))
+            results.append(measure(ck, args.root, Path(tmp), args.setting))
     chosen, means = choose(results)
     print(f"\nrule: highest mean validation accuracy over {len(results)} checkpoints; ties within one "
           "validation recording go to the earlier setting (minmax < percentile < entropy; first-64 < spread-64 < all)")
