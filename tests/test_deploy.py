@@ -249,3 +249,25 @@ def test_resnet18_student_keys_are_unchanged():
     keys = set(GAFStudent(4).state_dict())
     tv = {f"trunk.{k}" for k in torchvision.models.resnet18(weights=None).state_dict() if not k.startswith("fc.")}
     assert keys == tv | {"fc0.weight", "fc0.bias", "fc1.weight", "fc1.bias"}
+
+
+def test_int8_calibration_rule_chooses_on_validation_only_when_there_is_one():
+    """benchmarks/int8_calibration.py's rule: the best mean validation accuracy, ties within one
+    recording to the earlier setting; a CV + refit student (no validation split) gets no choice, and a
+    ``--setting`` subset is ranked among itself."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "int8_calibration.py"
+    spec = importlib.util.spec_from_file_location("int8_calibration", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def result(vals, n):
+        return {"int8": {k: {"val": v, "test": 0.5} for k, v in vals.items()}, "val_recordings": n}
+
+    two = {"minmax/first-64": 0.90, "percentile/all": 0.95}
+    assert mod.choose([result(two, 100)])[0] == "percentile/all"
+    assert mod.choose([result({"minmax/first-64": 0.945, "percentile/all": 0.95}, 100)])[0] == "minmax/first-64"
+    chosen, means = mod.choose([result({"minmax/first-64": float("nan")}, 0)])
+    assert chosen is None and list(means) == ["minmax/first-64"]
