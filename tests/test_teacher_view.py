@@ -37,7 +37,6 @@ def _cfg(**distill) -> Config:
     ({"mixup": -0.5, "teacher_view": "student"}, "distill.mixup"),
     ({"mixup": "lots", "teacher_view": "student"}, "distill.mixup"),
     ({"teacher_view": "student", "teacher_cache": "on"}, "distill.teacher_cache"),
-    ({"teacher_view": "student", "pairing": "class-shuffled"}, "distill.pairing"),
     ({"teacher_view": "camera"}, "distill.teacher_view"),
 ])
 def test_config_refuses_meaningless_combinations_in_one_line(distill, key):
@@ -49,6 +48,9 @@ def test_config_refuses_meaningless_combinations_in_one_line(distill, key):
 def test_config_accepts_function_matching():
     validate(_cfg(teacher_view="student", mixup=1.0))  # teacher_cache auto: the engine skips the cache
     validate(_cfg(teacher_view="student"))
+    # a control re-assigns what a skeleton / camera member reads: whether the teacher has one is known
+    # only from its checkpoint (refused when distilling otherwise, below)
+    validate(_cfg(teacher_view="student", pairing="class-shuffled", teacher_cache="off"))
 
 
 def _wrist_pair(seed: int = 0):
@@ -156,3 +158,124 @@ def test_student_view_refuses_a_camera_teacher(wrist, tiny_teacher, tmp_path, ca
                  *_sets(ov + ["distill.teacher_view=student"]), "--out", str(tmp_path / "x"), "--quiet"])
     err = capsys.readouterr().err
     assert code != 0 and "not the wrist window" in err and "Traceback" not in err, err
+
+
+# ----------------------------------------------------------------------------- a multimodal teacher
+
+def test_a_recording_member_reads_the_batch_view_mixed_with_the_same_draws():
+    """Wrist member: the student's (mixed) window; the other member ("skeleton", here any model of its
+    view): ``batch["teacher"]["skeleton"]``, mixed with the same lam and permutation."""
+    torch.manual_seed(0)
+    teacher = FusionTeacher({"skeleton": build_student_model("watch1d", C, in_channels=4).eval(),
+                             "inertial": build_student_model("watch1d", C, in_channels=3).eval()}, C,
+                            fusion="ensemble").eval()
+    student = build_student_model("watch1d", C, in_channels=3)
+    g = torch.Generator().manual_seed(1)
+    x, v = torch.randn(6, 3, 64, generator=g), torch.randn(6, 4, 32, generator=g)
+    batch = {"student": x, "teacher": {"skeleton": v}, "label": torch.tensor([0, 1, 2, 3, 4, 0])}
+    plain = Distiller(student, teacher, create_method("kd"), student_view=("inertial",))
+    with torch.no_grad():
+        want = teacher({"skeleton": v, "inertial": x})
+    assert torch.allclose(plain.teacher_features(batch)["logits"], want)
+    mixed = Distiller(student, teacher, create_method("kd"), student_view=("inertial",), mixup=1.0)
+    torch.manual_seed(5)
+    out, perm, lam = mixed._mix(batch)
+    assert perm is not None and 0 < lam < 1
+    assert torch.allclose(out["teacher"]["skeleton"], lam * v + (1 - lam) * v[perm])
+    assert torch.allclose(out["student"], lam * x + (1 - lam) * x[perm])
+    with torch.no_grad():
+        want = teacher({"skeleton": lam * v + (1 - lam) * v[perm], "inertial": lam * x + (1 - lam) * x[perm]})
+    assert torch.allclose(mixed.teacher_features(out)["logits"], want)
+    assert torch.equal(batch["teacher"]["skeleton"], v)  # the caller's batch is not mixed in place
+
+
+class _Items:
+    """A stand-in paired dataset: item i's student is i, its teacher view 100 + i (+ 1000 × epoch)."""
+
+    def __init__(self, n):
+        self.n, self.epoch = n, 0
+
+    def __len__(self):
+        return self.n
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __getitem__(self, i):
+        return {"index": i, "student": torch.tensor(float(i)),
+                "teacher": {"skeleton": torch.tensor(100.0 + i + 1000 * self.epoch)}}
+
+
+@pytest.mark.parametrize("mode", ["class-shuffled", "unpaired"])
+def test_reassigned_views_swap_only_the_teacher_view(mode):
+    from vskd.engine.pairing import ReassignedViews, reassign
+
+    labels = [0, 0, 0, 1, 1, 1, 2, 2]
+    ds = ReassignedViews(_Items(8), labels, mode, seed=3)
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        want = reassign(labels, mode, 3, epoch)
+        for i in range(8):
+            item = ds[i]
+            j = int(item["teacher"]["skeleton"]) - 100 - 1000 * epoch
+            assert item["index"] == i and float(item["student"]) == i  # the student keeps its own window
+            assert j == want[i] and j != i  # the teacher's from another recording ...
+            if mode == "class-shuffled":
+                assert labels[j] == labels[i]  # ... of the same class
+    assert not (reassign(labels, mode, 3, 0) == reassign(labels, mode, 3, 1)).all()  # redrawn per epoch
+
+
+SKEL = ["data.synthetic={skeleton_layout: kinect}", "student.arch=minirocket", "student.input.augment={}",
+        "student.train.epochs=1", "student.train.batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def multimodal(tmp_path_factory):
+    """A closed-form skeleton teacher, a ridge wrist student and their fixed ensemble (tiny synthetic)."""
+    root = tmp_path_factory.mktemp("teacher-view-mm")
+    base = ["data.preset=tiny", "student.input.length=64", f"data.cache_dir={root / 'cache'}"] + SKEL
+    skr = base + ["teacher.arch=skeleton_minirocket", "teacher.input.modality=skeleton",
+                  "teacher.input.skeleton_length=24", "teacher.input.skeleton_augment.rotate=0",
+                  "teacher.input.skeleton_augment.scale=0", "teacher.train.epochs=1", "teacher.train.lr=1e-8"]
+    assert main(["train-teacher", *_sets(skr), "--out", str(root / "skr"), "--quiet"]) == 0
+    assert main(["train-student", *_sets(base + ["student.head_init=ridge"]), "--out", str(root / "wrist"),
+                 "--quiet"]) == 0
+    members = (f"teacher.members=[{{checkpoint: {root / 'skr' / 'best.pt'}, name: skeleton}}, "
+               f"{{checkpoint: {root / 'wrist' / 'best.pt'}, name: inertial}}]")
+    assert main(["train-teacher", *_sets(base + ["teacher.arch=fusion", "teacher.fusion=ensemble", members]),
+                 "--out", str(root / "fusion"), "--quiet"]) == 0
+    solo = f"teacher.members=[{{checkpoint: {root / 'wrist' / 'best.pt'}, name: inertial}}]"
+    assert main(["train-teacher", *_sets(base + ["teacher.arch=fusion", "teacher.fusion=ensemble", solo]),
+                 "--out", str(root / "solo"), "--quiet"]) == 0
+    yield root, base
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_function_matching_from_a_skeleton_and_wrist_teacher_with_its_controls(multimodal):
+    """The skeleton member reads the recording, the wrist member the student's mixed window; the
+    class-shuffled control re-assigns the skeleton's recording. A rerun of the paired run gives the same
+    student to the last bit; the control, whose only difference is the teacher's targets, does not."""
+    root, base = multimodal
+    teacher = str(root / "fusion" / "best.pt")
+    weights = {}
+    for name, pairing in (("paired", "paired"), ("again", "paired"), ("shuffled", "class-shuffled")):
+        out = root / f"fm-{name}"
+        sets = base + ["distill.teacher_view=student", "distill.mixup=1.0", f"distill.pairing={pairing}",
+                       "student.train.epochs=2"]
+        assert main(["distill", "--method", "kd", "--teacher", teacher, *_sets(sets), "--out", str(out),
+                     "--quiet"]) == 0
+        assert json.loads((out / "results.json").read_text())["pairing"] == pairing
+        weights[name] = torch.load(out / "best.pt", map_location="cpu", weights_only=False)["model"]
+    assert not (root / "cache" / "teacher-outputs").exists()  # read batch by batch, never cached
+    same = lambda a, b: all(torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    assert same(weights["paired"], weights["again"])
+    assert not same(weights["paired"], weights["shuffled"])
+
+
+def test_a_pairing_control_needs_a_member_that_reads_the_recording(multimodal, tmp_path, capsys):
+    root, base = multimodal
+    code = main(["distill", "--method", "kd", "--teacher", str(root / "solo" / "best.pt"),
+                 *_sets(base + ["distill.teacher_view=student", "distill.pairing=unpaired"]),
+                 "--out", str(tmp_path / "x"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and "distill.pairing" in err and "no pairing to break" in err and "Traceback" not in err, err

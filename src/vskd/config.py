@@ -319,7 +319,8 @@ class DistillConfig:
     pairing: str = "paired"  # paired | unpaired | class-shuffled (controls; see vskd.engine.pairing)
     # own: the teacher reads its own view of the recording (frames, joints, its wrist view, or the cache);
     # student: it reads the student's augmented window itself, batch by batch ("consistent teaching",
-    # Beyer et al., CVPR 2022): only for a teacher whose every view is the student's raw wrist window
+    # Beyer et al., CVPR 2022): for a teacher whose every wrist view is the student's raw window; the
+    # skeleton / camera members of a multimodal teacher then read the recording (mixed alike with mixup)
     teacher_view: str = "own"
     # > 0 (needs teacher_view student): the Beta(mixup, mixup) mixup of the student's windows within a
     # batch, which the teacher then labels ("function matching"); 0: off
@@ -635,14 +636,15 @@ def validate(cfg: Config) -> None:
                               "unlabelled pairs (distill.unlabeled) use pairing 'unpaired', or "
                               "distill.unlabeled.pairs false")
     _check_teacher_view(cfg.distill)
-    if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off":
+    if cfg.distill.pairing != "paired" and cfg.distill.teacher_cache == "off" and cfg.distill.teacher_view != "student":
         raise ConfigError("config key 'distill.pairing': unpaired controls re-assign cached teacher outputs; "
                           "they need distill.teacher_cache on or auto")
 
 
 def _check_teacher_view(d: DistillConfig) -> None:
     """``distill.teacher_view`` / ``distill.mixup``: the combinations that mean something (the part that
-    needs the teacher's checkpoint, that its views are the student's, is checked when distilling)."""
+    needs the teacher's checkpoint, that its wrist views are the student's and that a ``distill.pairing``
+    control has a member reading the recording, is checked when distilling)."""
     if not (isinstance(d.mixup, (int, float)) and 0 <= d.mixup <= 10):
         raise ConfigError(f"config key 'distill.mixup': expected the Beta parameter in [0, 10] (0: off), got {d.mixup!r}")
     if d.mixup > 0 and d.teacher_view != "student":
@@ -653,10 +655,6 @@ def _check_teacher_view(d: DistillConfig) -> None:
     if d.teacher_cache == "on":
         raise ConfigError("config key 'distill.teacher_cache': with distill.teacher_view student the teacher "
                           "reads each augmented batch, so its outputs cannot be cached; set auto or off")
-    if d.pairing != "paired":
-        raise ConfigError(f"config key 'distill.pairing': {d.pairing!r} re-assigns the teacher's outputs across "
-                          f"recordings; with distill.teacher_view student the teacher reads the student's own "
-                          f"window, so there is no pairing to break (use teacher_view own for the controls)")
 
 
 def _validate_members(cfg: Config) -> None:

@@ -138,16 +138,19 @@ def fusion_views(cfg: Config):
     return MultiViewSpec(tuple(views), tuple(augments))
 
 
-def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False, unlabeled=None):
+def paired(cfg: Config, recordings, train: bool, student: bool = True, teacher: bool = False, unlabeled=None,
+           teacher_spec=None):
     """A :class:`~vskd.data.paired.PairedDataset` of ``recordings`` with the student view (augmented
-    when ``train``) and/or the teacher view; ``unlabeled``: keys of the recordings whose labels the
-    items hide (``label`` -1, ``labeled`` False)."""
+    when ``train``) and/or the teacher view (``teacher_spec``, when given, in place of the teacher's
+    own: e.g. only the members of a fusion teacher that read the recording); ``unlabeled``: keys of
+    the recordings whose labels the items hide (``label`` -1, ``labeled`` False)."""
     from vskd.data.augment import SignalAugment
     from vskd.data.paired import PairedDataset
 
     augment = SignalAugment.from_config(cfg.student.input.augment) if (student and train) else None
     return PairedDataset(recordings, student=student_spec(cfg) if student else None,
-                         teacher=clip_spec(cfg) if teacher else None, train=train,
+                         teacher=teacher_spec if teacher_spec is not None else clip_spec(cfg) if teacher else None,
+                         train=train,
                          cache_dir=cfg.data.cache_dir, seed=cfg.seed, student_augment=augment,
                          unlabeled=unlabeled)
 

@@ -33,7 +33,10 @@ teaching" of Beyer et al., *Knowledge distillation: A good teacher is patient an
 2022. With ``mixup`` > 0 the batch's windows are also mixed, ``x' = lam x + (1 - lam) x[perm]`` with
 ``lam ~ Beta(mixup, mixup)`` drawn once per batch from torch's seeded generator (Zhang et al., *mixup*,
 ICLR 2018), the teacher labels ``x'`` (their "function matching") and the cross-entropy is
-``lam CE(y) + (1 - lam) CE(y[perm])``.
+``lam CE(y) + (1 - lam) CE(y[perm])``. A multimodal teacher may also have members that read the
+recording itself (a skeleton or camera member): ``student_view`` then names only its wrist members, the
+others read ``batch["teacher"]`` (``{name: view}``), mixed with the same ``lam`` and ``perm``, so the
+teacher labels the mixture of the same two recordings in every modality.
 """
 
 from __future__ import annotations
@@ -137,6 +140,9 @@ class Distiller(nn.Module):
         if self.student_view is not False:
             x = batch["student"]
             views = x if self.student_view is True else {name: x for name in self.student_view}
+            if self.student_view is not True and isinstance(batch.get("teacher"), dict):
+                # a multimodal teacher's other members (skeleton, camera) read the recording's own views
+                views = {**batch["teacher"], **views}
             self.teacher.eval()
             feats = self._t_taps.collect(self.teacher(views))
             return {k: v.detach() for k, v in feats.items()}
@@ -187,7 +193,10 @@ class Distiller(nn.Module):
             return batch, None, 1.0
         lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
         perm = torch.randperm(x.shape[0], device=x.device)
-        return {**batch, "student": lam * x + (1.0 - lam) * x[perm]}, perm, lam
+        out = {**batch, "student": lam * x + (1.0 - lam) * x[perm]}
+        if isinstance(batch.get("teacher"), dict):  # the recording members' views, mixed alike
+            out["teacher"] = {k: lam * v + (1.0 - lam) * v[perm] for k, v in batch["teacher"].items()}
+        return out, perm, lam
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         batch, perm, lam = self._mix(batch)

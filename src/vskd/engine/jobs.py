@@ -41,7 +41,7 @@ from vskd.engine.builders import (build_student, build_teacher, clip_spec, colla
 from vskd.engine.checkpoints import fusion_teacher, load_checkpoint, load_student, load_teacher, validate_checkpoint
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.evaluate import classification_metrics, predict, write_report
-from vskd.engine.pairing import ReassignedCache
+from vskd.engine.pairing import ReassignedCache, ReassignedViews
 from vskd.engine.trainer import Trainer
 from vskd.errors import ConfigError, VskdError
 from vskd.seed import seed_everything
@@ -369,13 +369,16 @@ def _reads_features(cfg: Config, names_needed) -> bool:
                       f"teacher with teacher.features.crop centre")
 
 
-def _student_view(cfg: Config) -> "bool | tuple[str, ...]":
-    """``distill.teacher_view``: False (own view), else the teacher's member names to feed the student's
-    window to. Refused in one line unless every view of the teacher (``cfg.teacher``, from its
-    checkpoint) is the student's own raw window: same axes, same length."""
+def _student_view(cfg: Config) -> "tuple[bool | tuple[str, ...], object]":
+    """``distill.teacher_view``: ``(False, None)`` (own view), else ``(names, rest)``: the teacher's member
+    names fed the student's window (True for a single-view teacher), and ``rest``, the
+    :class:`~vskd.data.paired.MultiViewSpec` of the members that read the recording itself (a skeleton or
+    camera member of a multimodal teacher; None when every member reads the wrist). Refused in one line
+    unless at least one member reads the student's own raw window, and every wrist member reads exactly
+    it (same axes, same length); ``distill.pairing`` controls need a member that reads the recording."""
     if cfg.distill.teacher_view != "student":
-        return False
-    from vskd.data.paired import MultiViewSpec, RawSpec
+        return False, None
+    from vskd.data.paired import GAFSpec, MultiViewSpec, RawSpec
 
     mine = student_spec(cfg)
     where = f"config key 'distill.teacher_view': teacher {cfg.distill.teacher_checkpoint}"
@@ -386,12 +389,26 @@ def _student_view(cfg: Config) -> "bool | tuple[str, ...]":
     if not isinstance(views, MultiViewSpec):
         raise ConfigError(f"{where} reads {getattr(views, 'modality', 'its own view')}, not the wrist window; "
                           f"'student' needs a teacher of wrist students (teacher.arch fusion over student "
-                          f"checkpoints)")
-    for name, view in views.views:
-        if view != mine:
-            raise ConfigError(f"{where}: member {name!r} reads {view}, the student reads {mine}; 'student' "
-                              f"needs every member to read the student's own window")
-    return views.names
+                          f"checkpoints, optionally with skeleton or camera members)")
+    wrist, rest = [], []
+    for (name, view), augment in zip(views.views, views.augments):
+        if isinstance(view, (RawSpec, GAFSpec)):
+            if view != mine:
+                raise ConfigError(f"{where}: member {name!r} reads {view}, the student reads {mine}; 'student' "
+                                  f"needs every wrist member to read the student's own window")
+            wrist.append(name)
+        else:
+            rest.append(((name, view), augment))
+    if not wrist:
+        raise ConfigError(f"{where}: no member reads the wrist window (members: {', '.join(views.names)}); "
+                          f"'student' needs at least one wrist-student member")
+    if cfg.distill.pairing != "paired" and not rest:
+        raise ConfigError(f"config key 'distill.pairing': {cfg.distill.pairing!r} re-assigns the recordings a "
+                          f"teacher reads; with distill.teacher_view student every member of this teacher reads "
+                          f"the student's own window, so there is no pairing to break")
+    if not rest:
+        return tuple(wrist), None
+    return tuple(wrist), MultiViewSpec(tuple(v for v, _ in rest), tuple(a for _, a in rest))
 
 
 def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -436,13 +453,18 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     # ridge) of the labelled ones only
     fit_student(student, cfg, train_recs, hidden=hidden)
     _, t_names = method_features(method)
-    student_view = _student_view(cfg)  # distill.teacher_view student: the teacher reads the student's window
+    # distill.teacher_view student: the teacher's wrist members read the student's window; its other
+    # members (skeleton, camera) read the recording (``recording_views``), re-assigned by distill.pairing
+    student_view, recording_views = _student_view(cfg)
     use_cache = cfg.distill.teacher_cache in ("auto", "on") and student_view is False
     if not use_cache and cfg.teacher.features.cache and cfg.teacher.features.crop == "person":
         raise ConfigError("config key 'distill.teacher_cache': a teacher trained on cached person-crop features "
                           "sees its frames only through that cache; set distill.teacher_cache auto or on")
     opt = cfg.student.train
-    tr = paired(cfg, train_recs, train=True, teacher=not use_cache and student_view is False, unlabeled=hidden)
+    tr = paired(cfg, train_recs, train=True, teacher=not use_cache and student_view is False, unlabeled=hidden,
+                teacher_spec=recording_views)
+    if recording_views is not None and cfg.distill.pairing != "paired":
+        tr = ReassignedViews(tr, tr.labels, cfg.distill.pairing, cfg.seed)
     cache = None
     if use_cache:
         cache = _teacher_cache(cfg, teacher, Path(cfg.distill.teacher_checkpoint), train_recs, t_names, progress)

@@ -79,3 +79,37 @@ class ReassignedCache:
     def lookup(self, index, names: Iterable[str]):
         idx = torch.as_tensor(index, dtype=torch.long)
         return self.cache.lookup(self.mapping[idx], names)
+
+
+class ReassignedViews:
+    """A paired training dataset whose teacher views come from the re-assigned recording.
+
+    Item ``i`` keeps its own student window, label and index, and takes ``teacher`` from item
+    ``reassign(labels, mode, seed, epoch)[i]``: the controls of a teacher that reads the recording batch
+    by batch rather than through the cache (the skeleton or camera members of a multimodal teacher whose
+    wrist members read the student's window, ``distill.teacher_view: student``). ``set_epoch`` forwards to
+    the wrapped dataset and redraws the mapping."""
+
+    def __init__(self, dataset, labels: Sequence[int], mode: str, seed: int):
+        self.dataset = dataset
+        self.labels = list(labels)
+        self.mode = mode
+        self.seed = seed
+        if len(self.labels) != len(dataset):
+            raise ConfigError(f"{len(self.labels)} labels for a dataset of {len(dataset)} recordings")
+        self.set_epoch(0)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        self.mapping = reassign(self.labels, self.mode, self.seed, epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.dataset[index]
+        j = int(self.mapping[int(index) % len(self)])
+        if j != int(index) % len(self):
+            item["teacher"] = self.dataset[j]["teacher"]
+        return item
