@@ -244,9 +244,10 @@ def multimodal(tmp_path_factory):
                f"{{checkpoint: {root / 'wrist' / 'best.pt'}, name: inertial}}]")
     assert main(["train-teacher", *_sets(base + ["teacher.arch=fusion", "teacher.fusion=ensemble", members]),
                  "--out", str(root / "fusion"), "--quiet"]) == 0
-    solo = f"teacher.members=[{{checkpoint: {root / 'wrist' / 'best.pt'}, name: inertial}}]"
-    assert main(["train-teacher", *_sets(base + ["teacher.arch=fusion", "teacher.fusion=ensemble", solo]),
-                 "--out", str(root / "solo"), "--quiet"]) == 0
+    for name, member in (("solo", "wrist"), ("skeleton-only", "skr")):  # one-member ensembles
+        solo = f"teacher.members=[{{checkpoint: {root / member / 'best.pt'}, name: {member}}}]"
+        assert main(["train-teacher", *_sets(base + ["teacher.arch=fusion", "teacher.fusion=ensemble", solo]),
+                     "--out", str(root / name), "--quiet"]) == 0
     yield root, base
     shutil.rmtree(root, ignore_errors=True)
 
@@ -279,3 +280,11 @@ def test_a_pairing_control_needs_a_member_that_reads_the_recording(multimodal, t
                  "--out", str(tmp_path / "x"), "--quiet"])
     err = capsys.readouterr().err
     assert code != 0 and "distill.pairing" in err and "no pairing to break" in err and "Traceback" not in err, err
+
+
+def test_student_view_needs_a_member_that_reads_the_wrist(multimodal, tmp_path, capsys):
+    root, base = multimodal
+    code = main(["distill", "--method", "kd", "--teacher", str(root / "skeleton-only" / "best.pt"),
+                 *_sets(base + ["distill.teacher_view=student"]), "--out", str(tmp_path / "x"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and "no member reads the wrist window" in err and "Traceback" not in err, err
