@@ -38,6 +38,8 @@ def _cfg(**distill) -> Config:
     ({"mixup": "lots", "teacher_view": "student"}, "distill.mixup"),
     ({"teacher_view": "student", "teacher_cache": "on"}, "distill.teacher_cache"),
     ({"teacher_view": "camera"}, "distill.teacher_view"),
+    ({"teacher_view": "student", "mixup_views": "input"}, "distill.mixup_views"),  # no mixup to see
+    ({"teacher_view": "student", "mixup": 1.0, "mixup_views": "labels"}, "distill.mixup_views"),
 ])
 def test_config_refuses_meaningless_combinations_in_one_line(distill, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as e:
@@ -51,6 +53,7 @@ def test_config_accepts_function_matching():
     # a control re-assigns what a skeleton / camera member reads: whether the teacher has one is known
     # only from its checkpoint (refused when distilling otherwise, below)
     validate(_cfg(teacher_view="student", pairing="class-shuffled", teacher_cache="off"))
+    validate(_cfg(teacher_view="student", mixup=1.0, mixup_views="input"))
 
 
 def _wrist_pair(seed: int = 0):
@@ -162,31 +165,75 @@ def test_student_view_refuses_a_camera_teacher(wrist, tiny_teacher, tmp_path, ca
 
 # ----------------------------------------------------------------------------- a multimodal teacher
 
-def test_a_recording_member_reads_the_batch_view_mixed_with_the_same_draws():
-    """Wrist member: the student's (mixed) window; the other member ("skeleton", here any model of its
-    view): ``batch["teacher"]["skeleton"]``, mixed with the same lam and permutation."""
+class _Linear(torch.nn.Module):
+    """A member whose logits move with its input (an untrained watch1d's barely do)."""
+
+    def __init__(self, numel):
+        super().__init__()
+        self.fc0, self.fc1 = torch.nn.Linear(numel, 8), torch.nn.Linear(8, C)
+
+    def forward(self, x):
+        return self.fc1(torch.relu(self.fc0(x.flatten(1))))
+
+
+def _multimodal_pair():
     torch.manual_seed(0)
-    teacher = FusionTeacher({"skeleton": build_student_model("watch1d", C, in_channels=4).eval(),
+    teacher = FusionTeacher({"skeleton": _Linear(4 * 32).eval(),
                              "inertial": build_student_model("watch1d", C, in_channels=3).eval()}, C,
                             fusion="ensemble").eval()
     student = build_student_model("watch1d", C, in_channels=3)
     g = torch.Generator().manual_seed(1)
     x, v = torch.randn(6, 3, 64, generator=g), torch.randn(6, 4, 32, generator=g)
-    batch = {"student": x, "teacher": {"skeleton": v}, "label": torch.tensor([0, 1, 2, 3, 4, 0])}
+    return teacher, student, x, v, {"student": x, "teacher": {"skeleton": v}, "label": torch.tensor([0, 1, 2, 3, 4, 0])}
+
+
+def test_a_recording_member_reads_the_batch_view():
+    """Wrist member: the student's window; the other member ("skeleton", here any model of its view):
+    ``batch["teacher"]["skeleton"]``."""
+    teacher, student, x, v, batch = _multimodal_pair()
     plain = Distiller(student, teacher, create_method("kd"), student_view=("inertial",))
     with torch.no_grad():
         want = teacher({"skeleton": v, "inertial": x})
     assert torch.allclose(plain.teacher_features(batch)["logits"], want)
+
+
+def test_mixup_views_output_mixes_the_recording_members_outputs():
+    """The default: the teacher runs on the mixed window with each recording's own view and the pair's
+    partner's, and the two outputs are mixed with lam; for the fixed ensemble that is the wrist member on
+    the mixed window plus the skeleton member's logits mixed like labels."""
+    teacher, student, x, v, batch = _multimodal_pair()
     mixed = Distiller(student, teacher, create_method("kd"), student_view=("inertial",), mixup=1.0)
     torch.manual_seed(5)
     out, perm, lam = mixed._mix(batch)
-    assert perm is not None and 0 < lam < 1
+    assert perm is not None and 0 < lam < 1 and not torch.equal(perm, torch.arange(6))
+    assert torch.allclose(out["student"], lam * x + (1 - lam) * x[perm])
+    assert torch.equal(out["teacher"]["skeleton"], v)  # the view itself is not mixed
+    got = mixed.teacher_features(out, mix=(perm, lam))["logits"]
+    xm = lam * x + (1 - lam) * x[perm]
+    with torch.no_grad():
+        want = lam * teacher({"skeleton": v, "inertial": xm}) + (1 - lam) * teacher({"skeleton": v[perm], "inertial": xm})
+        wrist, skel = teacher.members["inertial"](xm), teacher.members["skeleton"]
+        w = teacher.weights()
+        by_member = w[1] * wrist + w[0] * (lam * skel(v) + (1 - lam) * skel(v[perm]))
+    assert torch.allclose(got, want, atol=1e-6) and torch.allclose(got, by_member, atol=1e-5)
+    with torch.no_grad():  # and not the unmixed-partner output (the control of the assertion above)
+        assert not torch.allclose(got, teacher({"skeleton": v, "inertial": xm}), atol=1e-4)
+
+
+def test_mixup_views_input_mixes_the_recording_members_views_with_the_same_draws():
+    teacher, student, x, v, batch = _multimodal_pair()
+    mixed = Distiller(student, teacher, create_method("kd"), student_view=("inertial",), mixup=1.0,
+                      mixup_views="input")
+    torch.manual_seed(5)
+    out, perm, lam = mixed._mix(batch)
     assert torch.allclose(out["teacher"]["skeleton"], lam * v + (1 - lam) * v[perm])
     assert torch.allclose(out["student"], lam * x + (1 - lam) * x[perm])
     with torch.no_grad():
         want = teacher({"skeleton": lam * v + (1 - lam) * v[perm], "inertial": lam * x + (1 - lam) * x[perm]})
-    assert torch.allclose(mixed.teacher_features(out)["logits"], want)
+    assert torch.allclose(mixed.teacher_features(out, mix=(perm, lam))["logits"], want)
     assert torch.equal(batch["teacher"]["skeleton"], v)  # the caller's batch is not mixed in place
+    with pytest.raises(ConfigError, match="mixup_views"):
+        Distiller(student, teacher, create_method("kd"), student_view=("inertial",), mixup=1.0, mixup_views="both")
 
 
 class _Items:

@@ -320,11 +320,17 @@ class DistillConfig:
     # own: the teacher reads its own view of the recording (frames, joints, its wrist view, or the cache);
     # student: it reads the student's augmented window itself, batch by batch ("consistent teaching",
     # Beyer et al., CVPR 2022): for a teacher whose every wrist view is the student's raw window; the
-    # skeleton / camera members of a multimodal teacher then read the recording (mixed alike with mixup)
+    # skeleton / camera members of a multimodal teacher then read the recording (see mixup_views)
     teacher_view: str = "own"
     # > 0 (needs teacher_view student): the Beta(mixup, mixup) mixup of the student's windows within a
     # batch, which the teacher then labels ("function matching"); 0: off
     mixup: float = 0.0
+    # with mixup, what a multimodal teacher's skeleton / camera members give for a mixed pair (a, b):
+    # output: lam T(a) + (1 - lam) T(b) over their views (the teacher runs on both, the wrist members on
+    # the mixed window each time; exact for a fixed ensemble, and each recording's features are computed
+    # once); input: the members read lam v(a) + (1 - lam) v(b), mixed joints or frames (a new input every
+    # batch: the skeleton MiniRocket's transform then runs on every batch, about 3x the cost)
+    mixup_views: str = "output"
     # None: every training recording is labelled; else which stay labelled (UnlabeledConfig). Read by
     # train-teacher, train-student, peers and distill alike, so one config describes one label budget
     unlabeled: UnlabeledConfig | None = None
@@ -560,6 +566,7 @@ _CHOICES = {
     "distill.teacher_cache": ("auto", "on", "off"),
     "distill.pairing": ("paired", "unpaired", "class-shuffled"),
     "distill.teacher_view": ("own", "student"),
+    "distill.mixup_views": ("output", "input"),
 }
 
 
@@ -647,6 +654,9 @@ def _check_teacher_view(d: DistillConfig) -> None:
     control has a member reading the recording, is checked when distilling)."""
     if not (isinstance(d.mixup, (int, float)) and 0 <= d.mixup <= 10):
         raise ConfigError(f"config key 'distill.mixup': expected the Beta parameter in [0, 10] (0: off), got {d.mixup!r}")
+    if d.mixup_views != "output" and not d.mixup > 0:
+        raise ConfigError(f"config key 'distill.mixup_views': {d.mixup_views!r} says how a multimodal teacher's "
+                          f"skeleton / camera members see a mixed pair; it needs distill.mixup > 0")
     if d.mixup > 0 and d.teacher_view != "student":
         raise ConfigError("config key 'distill.mixup': mixed windows need a teacher that labels them; set "
                           "distill.teacher_view student (a teacher that reads the student's wrist window)")

@@ -35,8 +35,12 @@ teaching" of Beyer et al., *Knowledge distillation: A good teacher is patient an
 ICLR 2018), the teacher labels ``x'`` (their "function matching") and the cross-entropy is
 ``lam CE(y) + (1 - lam) CE(y[perm])``. A multimodal teacher may also have members that read the
 recording itself (a skeleton or camera member): ``student_view`` then names only its wrist members, the
-others read ``batch["teacher"]`` (``{name: view}``), mixed with the same ``lam`` and ``perm``, so the
-teacher labels the mixture of the same two recordings in every modality.
+others read ``batch["teacher"]`` (``{name: view}``). Under mixup they see the same pair ``(i, perm[i])``:
+with ``mixup_views="output"`` (default) the teacher runs on ``{others: v, wrist: x'}`` and on
+``{others: v[perm], wrist: x'}`` and its features are mixed, ``lam T1 + (1 - lam) T2`` (for a fixed
+ensemble exactly the wrist members on ``x'`` plus the other members' outputs mixed like labels; each
+recording's skeleton features are then computed once); with ``"input"`` the views themselves are mixed,
+``lam v + (1 - lam) v[perm]``.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ class Distiller(nn.Module):
     def __init__(self, student: nn.Module, teacher: nn.Module | None, method: DistillMethod,
                  ce_weight: float = 1.0, teacher_cache: "TeacherCache | None" = None,
                  label_smoothing: float = 0.0, student_view: "tuple[str, ...] | bool" = False,
-                 mixup: float = 0.0):
+                 mixup: float = 0.0, mixup_views: str = "output"):
         super().__init__()
         if teacher is None and teacher_cache is None:
             raise ConfigError("distillation needs a teacher model or a teacher-output cache")
@@ -103,6 +107,9 @@ class Distiller(nn.Module):
                               f"{', '.join(method.batch_uses)} per recording, which a mixed window does not have")
         self.student_view = student_view if student_view is True or student_view is False else tuple(student_view)
         self.mixup = float(mixup)
+        if mixup_views not in ("output", "input"):
+            raise ConfigError(f"config key 'distill.mixup_views': expected output or input, got {mixup_views!r}")
+        self.mixup_views = mixup_views
         self.student = student
         self.method = method
         self.ce_weight = ce_weight
@@ -133,18 +140,27 @@ class Distiller(nn.Module):
         return self._s_taps.collect(self.student(image))
 
     @torch.no_grad()
-    def teacher_features(self, batch: dict) -> dict[str, torch.Tensor]:
-        """``{name: (B, ...)}`` of the frozen teacher (per-frame features reduced per clip), detached."""
+    def teacher_features(self, batch: dict, mix: "tuple[torch.Tensor, float] | None" = None
+                         ) -> dict[str, torch.Tensor]:
+        """``{name: (B, ...)}`` of the frozen teacher (per-frame features reduced per clip), detached.
+        ``mix``: the batch's mixup ``(perm, lam)`` (:meth:`forward`), read by ``mixup_views: output``."""
         if self.teacher_cache is not None:
             return self.teacher_cache.lookup(batch["index"], self.teacher_names)
         if self.student_view is not False:
             x = batch["student"]
             views = x if self.student_view is True else {name: x for name in self.student_view}
-            if self.student_view is not True and isinstance(batch.get("teacher"), dict):
-                # a multimodal teacher's other members (skeleton, camera) read the recording's own views
-                views = {**batch["teacher"], **views}
+            rec = batch.get("teacher") if self.student_view is not True else None
             self.teacher.eval()
-            feats = self._t_taps.collect(self.teacher(views))
+            if not isinstance(rec, dict):
+                feats = self._t_taps.collect(self.teacher(views))
+                return {k: v.detach() for k, v in feats.items()}
+            # a multimodal teacher's other members (skeleton, camera) read the recording's own views
+            feats = self._t_taps.collect(self.teacher({**rec, **views}))
+            if mix is not None and self.mixup_views == "output":
+                # the mixed pair (i, perm[i]) in those members' eyes: the teacher's output mixed over them
+                perm, lam = mix
+                other = self._t_taps.collect(self.teacher({**{k: v[perm] for k, v in rec.items()}, **views}))
+                feats = {k: lam * v + (1.0 - lam) * other[k] for k, v in feats.items()}
             return {k: v.detach() for k, v in feats.items()}
         if "teacher" not in batch:
             raise VskdError("the batch has no teacher clip and no teacher-output cache is set")
@@ -194,7 +210,7 @@ class Distiller(nn.Module):
         lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
         perm = torch.randperm(x.shape[0], device=x.device)
         out = {**batch, "student": lam * x + (1.0 - lam) * x[perm]}
-        if isinstance(batch.get("teacher"), dict):  # the recording members' views, mixed alike
+        if self.mixup_views == "input" and isinstance(batch.get("teacher"), dict):  # the recording members' views
             out["teacher"] = {k: lam * v + (1.0 - lam) * v[perm] for k, v in batch["teacher"].items()}
         return out, perm, lam
 
@@ -203,7 +219,7 @@ class Distiller(nn.Module):
         s = self.student_features(batch["student"])
         for name in self.method.batch_uses:  # e.g. CRD's stable "index"
             s[name] = torch.as_tensor(batch[name], device=s["logits"].device)
-        t = self.teacher_features(batch)
+        t = self.teacher_features(batch, mix=None if perm is None else (perm, lam))
         t = {k: v.to(s["logits"].device) for k, v in t.items()}
         terms = self.method(s, t)
         logits = self.method.classify(s)

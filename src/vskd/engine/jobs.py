@@ -472,7 +472,7 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
             cache = ReassignedCache(cache, tr.labels, cfg.distill.pairing, cfg.seed)
     distiller = Distiller(student, teacher, method, ce_weight=cfg.distill.ce_weight, teacher_cache=cache,
                           label_smoothing=cfg.student.train.label_smoothing, student_view=student_view,
-                          mixup=cfg.distill.mixup)
+                          mixup=cfg.distill.mixup, mixup_views=cfg.distill.mixup_views)
     # the per-sample feature shapes of both sides, once, and what the method may need to know about the
     # data (CRD's memory bank: the training set's size): wiring errors fail here, at build time
     distiller.setup_method(collate()([tr[0]]), num_train=len(tr), num_classes=len(names))
