@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -178,6 +179,7 @@ class OptimConfig:
     grad_clip: float | None = None
     label_smoothing: float = 0.0  # cross-entropy label smoothing (a teacher-free control for KD's soft targets)
     micro_batches: int = 1  # split each batch by stride, accumulate gradients (less memory; DDP's 1-process twin)
+    amp: str = "off"  # mixed precision of the training step: off | bf16 (CPU or GPU) | fp16 (GPU, loss scaling)
 
 
 @dataclass
@@ -340,6 +342,9 @@ class DistillConfig:
 class Config:
     name: str = "experiment"
     seed: int = 0
+    # where training runs: cpu (default, bit-reproducible) | cuda | cuda:N | auto (cuda when torch sees a GPU);
+    # vskd.engine.device, docs/distributed.md
+    device: str = "cpu"
     out_dir: str = "runs"
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -708,6 +713,10 @@ MAX_SEED = 2**32 - 1
 MAX_FRAME_SIZE = 1024
 #: the largest embedding / hidden width (``*.embed_dim``)
 MAX_EMBED_DIM = 65536
+#: the values of ``*.train.amp`` (mixed precision of the training step; vskd.engine.device)
+AMP_MODES = ("off", "bf16", "fp16")
+#: the form of the config key ``device`` (whether the GPU is there is checked when a run starts)
+_DEVICE = re.compile(r"(cpu|auto|cuda(:[0-9]+)?)")
 #: upper bounds of counts that only a typo makes large
 _MAX_COUNTS = {"epochs": 100_000, "batch_size": 65_536, "micro_batches": 4096}
 
@@ -744,6 +753,8 @@ def _check_optim(section: str, opt: OptimConfig) -> None:
     if opt.grad_clip is not None and not (math.isfinite(opt.grad_clip) and opt.grad_clip >= 0):
         raise ConfigError(f"config key '{section}.grad_clip': expected null (no clipping) or a finite number >= 0 "
                           f"(0 also means no clipping), got {opt.grad_clip}")
+    if opt.amp not in AMP_MODES:
+        raise ConfigError(f"config key '{section}.amp': expected one of {', '.join(AMP_MODES)}, got {opt.amp!r}")
     bad_steps = [s for s in opt.lr_steps if s < 0]
     if bad_steps:
         raise ConfigError(f"config key '{section}.lr_steps': expected epochs >= 0, got {bad_steps[0]}")
@@ -752,6 +763,8 @@ def _check_optim(section: str, opt: OptimConfig) -> None:
 def _check_values(cfg: Config) -> None:
     """Seeds, workers, widths and weights: the ranges torch/NumPy would otherwise reject with a traceback
     (or accept and train something meaningless, e.g. an embedding of width 0)."""
+    if not isinstance(cfg.device, str) or not _DEVICE.fullmatch(cfg.device.strip().lower()):
+        raise ConfigError(f"config key 'device': expected cpu, cuda, cuda:N or auto, got {cfg.device!r}")
     for path in ("seed", "data.seed"):
         value = _get(cfg, path)
         if not 0 <= value <= MAX_SEED:

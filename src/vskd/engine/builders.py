@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from vskd.config import Config
 from vskd.engine import dist
+from vskd.engine.device import module_device, to_device
 from vskd.errors import ConfigError
 
 __all__ = ["build_fusion_teacher", "build_student", "build_teacher", "clip_spec", "epoch_hook", "feature_datasets",
@@ -224,8 +225,13 @@ def feature_datasets(cfg: Config, teacher: nn.Module, splits, progress: bool = T
     backbone = teacher.backbone
     was_training = backbone.training
     backbone.eval()
+    dev = module_device(backbone)  # frames are read on the CPU and encoded where the backbone is
+
+    def encode(frames):
+        return backbone(to_device(frames, dev))
+
     try:
-        stats = extract_features(everything, clip, spec, backbone, cache, cfg.teacher.features.batch_size,
+        stats = extract_features(everything, clip, spec, encode, cache, cfg.teacher.features.batch_size,
                                  progress=progress)
     finally:
         backbone.train(was_training)

@@ -53,6 +53,7 @@ import torch
 from torch import nn
 
 from vskd.engine import dist
+from vskd.engine.device import module_device, to_device
 from vskd.errors import ConfigError, VskdError
 from vskd.losses.functional import masked_cross_entropy
 from vskd.losses.registry import Collectives, DistillMethod, MethodSetup
@@ -136,8 +137,9 @@ class Distiller(nn.Module):
 
     # ------------------------------------------------------------------------------ features
     def student_features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{name: (B, ...)}`` of the student on ``image`` (``"logits"`` always included)."""
-        return self._s_taps.collect(self.student(image))
+        """``{name: (B, ...)}`` of the student on ``image`` (``"logits"`` always included), moved to the
+        student's device first."""
+        return self._s_taps.collect(self.student(to_device(image, module_device(self.student))))
 
     @torch.no_grad()
     def teacher_features(self, batch: dict, mix: "tuple[torch.Tensor, float] | None" = None
@@ -146,10 +148,11 @@ class Distiller(nn.Module):
         ``mix``: the batch's mixup ``(perm, lam)`` (:meth:`forward`), read by ``mixup_views: output``."""
         if self.teacher_cache is not None:
             return self.teacher_cache.lookup(batch["index"], self.teacher_names)
+        dev = module_device(self.teacher)  # the inputs go where the teacher is (a no-op on the CPU)
         if self.student_view is not False:
-            x = batch["student"]
+            x = to_device(batch["student"], dev)
             views = x if self.student_view is True else {name: x for name in self.student_view}
-            rec = batch.get("teacher") if self.student_view is not True else None
+            rec = to_device(batch.get("teacher"), dev) if self.student_view is not True else None
             self.teacher.eval()
             if not isinstance(rec, dict):
                 feats = self._t_taps.collect(self.teacher(views))
@@ -165,7 +168,7 @@ class Distiller(nn.Module):
         if "teacher" not in batch:
             raise VskdError("the batch has no teacher clip and no teacher-output cache is set")
         self.teacher.eval()
-        feats = self._t_taps.collect(self.teacher(batch["teacher"]))
+        feats = self._t_taps.collect(self.teacher(to_device(batch["teacher"], dev)))
         return {k: v.detach() for k, v in feats.items()}
 
     @torch.no_grad()
@@ -276,8 +279,9 @@ class TeacherCache:
         chunks: dict[str, list[torch.Tensor]] = {n: [] for n in names}
         order: list[torch.Tensor] = []
         try:
+            dev = module_device(teacher)
             for batch in tqdm(loader, desc="teacher cache", leave=False, disable=not progress):
-                feats = taps.collect(teacher(batch["teacher"]))
+                feats = taps.collect(teacher(to_device(batch["teacher"], dev)))
                 for n in names:
                     chunks[n].append(feats[n].detach().float().cpu())
                 order.append(torch.as_tensor(batch["index"]))

@@ -39,6 +39,7 @@ from vskd.engine.builders import (build_student, build_teacher, clip_spec, colla
                                   fit_student, fit_teacher, load_data, loader, make_optimizer, make_scheduler,
                                   method_options, paired, student_spec)
 from vskd.engine.checkpoints import fusion_teacher, load_checkpoint, load_student, load_teacher, validate_checkpoint
+from vskd.engine.device import to_device
 from vskd.engine.distiller import Distiller, TeacherCache, file_digest, method_features
 from vskd.engine.evaluate import classification_metrics, predict, write_report
 from vskd.engine.pairing import ReassignedCache, ReassignedViews
@@ -69,6 +70,15 @@ def _evaluator(forward, num_classes: int):
         y, p, _ = predict(forward, batches)
         return classification_metrics(y, p, num_classes)
     return evaluate
+
+
+def _device(cfg: Config, opt, kind: str) -> torch.device:
+    """The run's device (``cfg.device``) with its section's ``amp`` checked against it (fp16: GPU only)."""
+    from vskd.engine.device import check_amp, resolve_device
+
+    dev = resolve_device(cfg.device)
+    check_amp(opt.amp, dev, f"{kind}.train")
+    return dev
 
 
 def _prepare_run(cfg: Config, run_dir: str | Path, resume: bool) -> RunDir:
@@ -201,14 +211,16 @@ def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: st
         vl, test_l = (loader(ds, opt.batch_size, False, cfg.seed, cfg.data.num_workers) if ds is not None and len(ds)
                       else None for ds in (va, te if test else None))
     tl = loader(tr, opt.batch_size, True, cfg.seed, cfg.data.num_workers)
+    dev = _device(cfg, opt, kind)
+    model.to(dev)  # before the optimizer's state exists (Adam's moments are made on the parameters' device)
     optimizer = make_optimizer(params, opt)
     runner = dist.wrap(model)  # DistributedDataParallel under torchrun, the model itself otherwise
 
     def forward(batch):
-        return model(batch[kind])
+        return model(to_device(batch[kind], dev))
 
-    def step(batch):
-        return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"]),
+    def step(batch):  # the Trainer has moved the batch to dev
+        return {"loss": F.cross_entropy(runner(batch[kind]), torch.as_tensor(batch["label"], device=dev),
                                         label_smoothing=opt.label_smoothing)}
 
     meta = _meta(cfg, kind, names)
@@ -218,7 +230,7 @@ def _train_supervised(cfg: Config, run: RunDir, data, model: nn.Module, kind: st
     trainer = Trainer(run.path, model, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=meta,
                       on_epoch_start=epoch_hook([tr], [tl]), grad_clip=opt.grad_clip, progress=progress,
-                      micro_batches=opt.micro_batches)
+                      micro_batches=opt.micro_batches, device=dev, amp=opt.amp)
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, kind, forward, model, test_l, names, result, extra={**_label_counts(splits), **(extra or {})})
 
@@ -246,6 +258,7 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
     else:
         params = [p for p in teacher.parameters() if p.requires_grad]
     datasets, extra = None, None
+    teacher.to(_device(cfg, opt, "teacher"))  # the frozen backbone extracts its features there too
     if cfg.teacher.features.cache:  # frozen backbone: its features once, then epochs of the head only
         splits = data[1]
         wanted = {"train": splits.train, "val": splits.val, **({"test": splits.test} if test else {})}
@@ -268,10 +281,12 @@ def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: boo
     size = cfg.teacher.train.batch_size
     vl = _eval_loader(cfg, splits.val, size, student=False, teacher=True)
     test_l = _eval_loader(cfg, splits.test if test else [], size, student=False, teacher=True)
+    dev = _device(cfg, cfg.teacher.train, "teacher")
+    teacher.to(dev)
     teacher.eval()
 
     def forward(batch):
-        return teacher(batch["teacher"])
+        return teacher(to_device(batch["teacher"], dev))
 
     val = {"accuracy": None, "macro_f1": None} if vl is None else _evaluator(forward, len(names))(vl)
     best = {"epoch": 0, "accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}
@@ -452,6 +467,9 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     # inputs (statistics, MiniRocket's biases) of every training recording; labels (student.head_init
     # ridge) of the labelled ones only
     fit_student(student, cfg, train_recs, hidden=hidden)
+    dev = _device(cfg, cfg.student.train, "student")
+    student.to(dev)  # before setup_method: the method's adapters are made on the student's device
+    teacher.to(dev)
     _, t_names = method_features(method)
     # distill.teacher_view student: the teacher's wrist members read the student's window; its other
     # members (skeleton, camera) read the recording (``recording_views``), re-assigned by distill.pairing
@@ -503,7 +521,8 @@ def distill(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bo
     trainer = Trainer(run.path, distiller.trainable, optimizer, step, _evaluator(forward, len(names)), opt.epochs,
                       scheduler=make_scheduler(optimizer, opt), meta=meta,
                       export=deployed.state_dict, on_epoch_start=epoch_hook([tr, cache], [tl]),
-                      grad_clip=opt.grad_clip, progress=progress, micro_batches=opt.micro_batches)
+                      grad_clip=opt.grad_clip, progress=progress, micro_batches=opt.micro_batches,
+                      device=dev, amp=opt.amp)
     result = trainer.fit(tl, vl, resume=resume)
     return _finish(run, "student", forward, deployed, test_l, names, result,
                    extra={"method": cfg.distill.method, "pairing": cfg.distill.pairing,

@@ -117,6 +117,10 @@ class Trainer:
         micro_batches: split each batch into this many micro-batches by stride and accumulate their
             gradients (each loss divided by the count): the same update, less memory, and the
             1-process twin of a distributed run (see :class:`EpochShuffleSampler`).
+        device: every micro-batch is moved there before ``step`` (the trained module is already there:
+            the caller moved it); :mod:`vskd.engine.device`.
+        amp: ``off`` | ``bf16`` | ``fp16``: ``step`` runs under :func:`torch.autocast`; fp16 (GPU only)
+            scales the loss with a GradScaler (its state is in ``last.pt``), unscaled before clipping.
 
     Under ``torchrun`` (:mod:`vskd.engine.dist`) the ``step`` function runs the DDP-wrapped model,
     training losses are summed over the ranks before they are logged, and only rank 0 writes
@@ -127,8 +131,10 @@ class Trainer:
                  step: Callable[[dict], dict], evaluate: Callable[[Iterable], dict], epochs: int,
                  scheduler: Any = None, meta: dict | None = None, export: Callable[[], dict] | None = None,
                  on_epoch_start: Callable[[int], None] | None = None, grad_clip: float | None = None,
-                 progress: bool = True, tensorboard: bool = True, micro_batches: int = 1):
+                 progress: bool = True, tensorboard: bool = True, micro_batches: int = 1,
+                 device: torch.device | str = "cpu", amp: str = "off"):
         from vskd.engine import dist
+        from vskd.engine.device import check_amp, grad_scaler
 
         self.run_dir = Path(run_dir)
         self.trainable = trainable
@@ -147,6 +153,10 @@ class Trainer:
         if micro_batches < 1:
             raise VskdError(f"micro_batches must be >= 1, got {micro_batches}")
         self.micro_batches = micro_batches
+        self.device = torch.device(device)
+        check_amp(amp, self.device)
+        self.amp = amp
+        self.scaler = grad_scaler(amp, self.device)
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, epoch: int, history: list[dict], best: dict) -> dict:
@@ -158,6 +168,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": rng_state(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "history": history,
             "best": best,
             "meta": self.meta,
@@ -184,6 +195,8 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
         return ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
 
@@ -208,6 +221,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         from vskd.engine import dist
+        from vskd.engine.device import autocast, to_device
 
         if self.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -230,21 +244,32 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 micro = split_batch(batch, self.micro_batches)
                 for part in micro:
-                    losses = self.step(part)
+                    part = to_device(part, self.device)
+                    with autocast(self.amp, self.device):
+                        losses = self.step(part)
                     loss = losses["loss"]
                     if not torch.isfinite(loss):
                         terms = {k: float(v.detach()) for k, v in losses.items()}
                         raise VskdError(f"training diverged at epoch {epoch + 1}: the loss is {loss.item()} "
                                         f"(terms: {terms}); {self._kept()}; lower the learning rate "
                                         f"(train.lr) or clip gradients (train.grad_clip)")
-                    (loss / len(micro)).backward()
+                    if self.scaler is not None:
+                        self.scaler.scale(loss / len(micro)).backward()
+                    else:
+                        (loss / len(micro)).backward()
                     n = len(part["label"])
                     count += n
                     for k, v in losses.items():
                         sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+                if self.scaler is not None and self.grad_clip:
+                    self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
                 if self.grad_clip:
                     nn.utils.clip_grad_norm_(self.trainable.parameters(), self.grad_clip)
-                self.optimizer.step()
+                if self.scaler is not None:  # skips the step when a gradient overflowed, then adapts the scale
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
                 bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
             self._check_finite(epoch)
             if dist.active():  # the epoch's mean losses over every rank's samples
