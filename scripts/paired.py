@@ -4,7 +4,9 @@ different benchmarks on the same seeds).
 
 Each argument is ``A:B``, two run-folder patterns with ``{seed}`` in them; every seed whose two
 ``results.json`` exist is paired (vskd.engine.bench.stats.paired_difference: mean, 95 % Student-t
-interval, seeds higher).
+interval, seeds higher). Either side may instead be ``SUMMARY.json#RUN``: the per-seed test accuracies
+of run ``RUN`` in a committed ``vskd bench`` summary (``docs/results/.../utd-mhad-v2.json``), for a
+run whose folder is gone (the same seeds and code: the pairing is by seed either way).
 
     python scripts/paired.py --seeds 0 1 2 3 4 \\
         "runs/w/seed{seed}/watch1d-dask:runs/w/seed{seed}/watch1d-dask-unpaired"
@@ -18,6 +20,8 @@ from pathlib import Path
 
 
 def accuracy(pattern: str, seeds) -> dict[str, float]:
+    if ".json#" in pattern:
+        return summary_accuracy(pattern, seeds)
     out = {}
     for s in seeds:
         p = Path(pattern.format(seed=s)) / "results.json"
@@ -26,11 +30,25 @@ def accuracy(pattern: str, seeds) -> dict[str, float]:
     return out
 
 
+def summary_accuracy(ref: str, seeds) -> dict[str, float]:
+    """``{seed: test accuracy %}`` of run ``RUN`` in the bench summary ``PATH.json#RUN``."""
+    path, run = ref.rsplit("#", 1)
+    try:
+        runs = json.loads(Path(path).read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path}: not a vskd bench summary with a 'runs' table ({type(exc).__name__}: {exc})")
+    if run not in runs:
+        raise SystemExit(f"{path}: no run '{run}' (it has {', '.join(sorted(runs))})")
+    per_seed = runs[run].get("seeds", {})
+    return {str(s): 100 * per_seed[str(s)]["test_accuracy"] for s in seeds
+            if str(s) in per_seed and per_seed[str(s)].get("test_accuracy") is not None}
+
+
 def main(argv=None) -> int:
     from vskd.engine.bench.stats import describe, paired_difference
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("pairs", nargs="+", help="A:B run-folder patterns with {seed}")
+    ap.add_argument("pairs", nargs="+", help="A:B run-folder patterns with {seed} (or SUMMARY.json#RUN)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     args = ap.parse_args(argv)
     print("| A | B | A test acc | B test acc | Δ (A − B) [95 % CI] | seeds A higher |\n|---|---|---:|---:|---|---:|")

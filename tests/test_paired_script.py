@@ -35,3 +35,23 @@ def test_a_pair_without_a_colon_is_one_line(capsys):
     with pytest.raises(SystemExit):
         _script().main(["runs/only-one"])
     assert "expected A:B" in capsys.readouterr().err
+
+
+def test_a_side_can_be_a_committed_bench_summary(tmp_path, capsys):
+    for seed, acc in enumerate([0.90, 0.88, 0.91]):
+        d = tmp_path / f"seed{seed}" / "a"
+        d.mkdir(parents=True)
+        (d / "results.json").write_text(json.dumps({"test": {"accuracy": acc}}))
+    summary = tmp_path / "bench.json"
+    summary.write_text(json.dumps({"runs": {"b": {"seeds": {"0": {"test_accuracy": 0.89},
+                                                            "1": {"test_accuracy": 0.89},
+                                                            "2": {"test_accuracy": None}}}}}))
+    pat = str(tmp_path / "seed{seed}")
+    assert _script().main([f"{pat}/a:{summary}#b", "--seeds", "0", "1", "2"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    # seeds 0 and 1 (seed 2 has no figure in the summary): +1 and -1 points, mean 0, one higher
+    assert "| +0.0 [" in row and row.endswith("| 1/2 |")
+    with pytest.raises(SystemExit, match="no run 'c'"):
+        _script().main([f"{pat}/a:{summary}#c"])
+    with pytest.raises(SystemExit, match="not a vskd bench summary"):
+        _script().main([f"{pat}/a:{tmp_path / 'missing.json'}#b"])
