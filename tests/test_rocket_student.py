@@ -169,6 +169,35 @@ def test_feature_cache_notices_a_changed_transform():
     assert torch.equal(m.transform(x), m.features(x)) and not torch.equal(m.transform(x), moved)
 
 
+def test_the_kernels_cut_once_follow_every_change_of_the_buffers():
+    """RocketFeatures keeps each group's kernels cut from the padded buffers: an in-place edit of the
+    weights, a reload and a refit are seen (the forward equals the one computed from the buffers)."""
+    from vskd.models.rocket import RocketFeatures
+
+    x, _ = _windows(3, 2)
+    r = RocketFeatures(3, 50)
+    r.fit(x, seed=0)
+
+    def from_buffers(v):
+        v = (v - v.mean(2, keepdim=True)) / v.std(2, keepdim=True, unbiased=False).clamp_min(1e-12)
+        out = []
+        for L, d, p, idx in r._groups:
+            resp = torch.nn.functional.conv1d(v, r.weight[idx, :, :L], r.biases[idx], padding=p, dilation=d)
+            out.append(torch.stack([(resp > 0).float().mean(2), resp.amax(2)], 2).reshape(v.shape[0], -1))
+        return torch.cat(out, 1).index_select(1, r._order)
+
+    first = r(x)
+    assert torch.allclose(first, from_buffers(x), atol=1e-5)
+    with torch.no_grad():
+        r.weight.mul_(-1.0)  # in place: every response flips sign
+    flipped = r(x)
+    assert not torch.allclose(flipped, first) and torch.allclose(flipped, from_buffers(x), atol=1e-5)
+    r.load_state_dict(RocketFeatures(3, 50).fit(x, seed=0).state_dict())  # reloaded: the first kernels again
+    assert torch.allclose(r(x), first, atol=1e-6)
+    r.fit(x, seed=5)  # refitted: other kernels
+    assert torch.allclose(r(x), from_buffers(x), atol=1e-5) and not torch.allclose(r(x), first)
+
+
 @pytest.mark.slow
 def test_rocket_student_exports_to_onnx_fp32_and_int8_and_streams(tmp_path, capsys):
     """The best wrist student on the watch: vskd export (self-checked against torch) and vskd stream."""

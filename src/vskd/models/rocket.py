@@ -116,6 +116,7 @@ class RocketFeatures(nn.Module):
         self.register_buffer("paddings", torch.zeros(0, dtype=torch.long))
         self.register_buffer("fit_length", torch.tensor(0, dtype=torch.long))
         self._groups: list[tuple[int, int, int, Tensor]] = []
+        self._sliced: dict = {}
         self.register_buffer("_order", torch.zeros(0, dtype=torch.long), persistent=False)
 
     @property
@@ -185,6 +186,20 @@ class RocketFeatures(nn.Module):
             self._order = torch.stack([2 * pos, 2 * pos + 1], dim=1).reshape(-1)
         else:
             self._order = torch.zeros(0, dtype=torch.long)
+        self._sliced: dict = {}  # per device: each group's (weights, biases), cut once (see _group_weights)
+
+    def _group_weights(self, device: torch.device) -> list:
+        """Each group's ``(weight (k, C, L), bias (k,))``, contiguous, on ``device``: cut from the padded
+        buffers once per device rather than on every forward (7 % of a forward on one core, 2026-12-04,
+        benchmarks/rocket_forward.py). Rebuilt whenever the kernels change: refitted, loaded (:meth:`_sync`),
+        moved, or edited in place."""
+        # replaced (data_ptr) or modified in place (_version, torch's in-place counter): cut again
+        key = (str(device), self.weight.data_ptr(), self.weight._version, self.biases.data_ptr(), self.biases._version)
+        if key not in self._sliced:
+            self._sliced = {key: [(self.weight[idx.to(self.weight.device), :, :L].contiguous().to(device),
+                                   self.biases[idx.to(self.biases.device)].contiguous().to(device))
+                                  for L, _, _, idx in self._groups]}
+        return self._sliced[key]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("weight", "lengths", "biases", "dilations", "paddings"):
@@ -217,9 +232,15 @@ class RocketFeatures(nn.Module):
             std = x.std(dim=2, keepdim=True, unbiased=False)
             x = (x - mean) / torch.where(std == 0, torch.ones_like(std), std)
         parts = []
-        for L, d, p, idx in self._groups:
-            idx = idx.to(x.device)
-            resp = nn.functional.conv1d(x, self.weight[idx, :, :L], self.biases[idx], padding=p, dilation=d)
+        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        sliced = None if exporting else self._group_weights(x.device)
+        for g, (L, d, p, idx) in enumerate(self._groups):
+            if sliced is None:  # tracing (ONNX export): the slices as graph operations on the buffers
+                idx = idx.to(x.device)
+                w, b = self.weight[idx, :, :L], self.biases[idx]
+            else:
+                w, b = sliced[g]
+            resp = nn.functional.conv1d(x, w, b, padding=p, dilation=d)
             ppv = (resp > 0).float().mean(dim=2)
             parts.append(torch.stack([ppv, resp.amax(dim=2)], dim=2).reshape(x.shape[0], -1))
         return torch.cat(parts, dim=1).index_select(1, self._order.to(x.device))
