@@ -260,3 +260,38 @@ def test_a_fusion_ensemble_is_cross_validated_from_its_members_fold_models(tmp_p
     assert main(["train-teacher", *_sets(plain), "--out", str(tmp_path / "leaky"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "plain" / "cv" / "fold-1" / "best.pt") in err and "data.selection: cv" in err
+
+
+def test_the_rocket_variant_fits_a_ridge_on_rocket_features_of_the_raw_joint_levels(tmp_path):
+    """teacher.arch skeleton_rocket: RocketFeatures (no per-window z-scoring) + the same ridge head; it
+    round-trips through a checkpoint, and a joint's level (not only its motion) reaches the features."""
+    from sklearn.linear_model import RidgeClassifierCV
+
+    from vskd.models.minirocket import RIDGE_ALPHAS
+    from vskd.models.rocket import RocketFeatures
+    from vskd.models.skeleton_rocket import SkeletonRocket
+
+    cfg = load_config(None, ["teacher.arch=skeleton_rocket", "teacher.input.modality=skeleton",
+                             "teacher.input.skeleton_features=[joints]"])
+    m = build_teacher(cfg, 4)
+    assert isinstance(m, SkeletonRocket) and isinstance(m.rocket, RocketFeatures) and not m.rocket.normalise
+    x, y = _data()
+    m.fit(x, y)
+    m.eval()
+    with torch.no_grad():
+        z = m.scale(m.rocket(m.channels(x))).double().numpy()
+        logits = m(x)
+        shifted = m.rocket(m.channels(x + 0.5))  # every joint raised: the same motion at another level
+    assert m.feature_dim == 20_000 and z.shape == (48, 20_000)
+    ridge = RidgeClassifierCV(alphas=RIDGE_ALPHAS).fit(z, y.numpy())
+    assert m.ridge_alpha == pytest.approx(ridge.alpha_)
+    assert (logits.argmax(1).numpy() == ridge.predict(z)).all()
+    assert not torch.allclose(shifted, m.rocket(m.channels(x)))  # a z-scoring transform would not see it
+    meta = {"kind": "teacher", "num_classes": 4, "class_names": [f"c{i}" for i in range(4)],
+            "config": config_to_dict(cfg)}
+    atomic_save({"format": CHECKPOINT_FORMAT, "epoch": 1, "model": m.state_dict(), "history": [],
+                 "best": {}, "meta": meta}, tmp_path / "best.pt")
+    loaded, _ = load_teacher(tmp_path / "best.pt", 4)
+    assert isinstance(loaded, SkeletonRocket)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), logits)

@@ -133,9 +133,9 @@ class SkeletonAugmentConfig:
 #: input channel groups of the skeleton teachers (vskd.data.skeleton.SKELETON_FEATURES)
 SKELETON_FEATURE_NAMES = ("joints", "velocity", "bones")
 #: teacher.arch values that read the skeleton modality
-SKELETON_ARCHS = ("skeleton", "skeleton_gcn", "skeleton_minirocket")
+SKELETON_ARCHS = ("skeleton", "skeleton_gcn", "skeleton_minirocket", "skeleton_rocket")
 #: teacher.arch values fitted in closed form (nothing trained by gradient): a bench selects them by CV too
-CLOSED_FORM_TEACHERS = ("skeleton_minirocket",)
+CLOSED_FORM_TEACHERS = ("skeleton_minirocket", "skeleton_rocket")
 
 
 @dataclass
@@ -228,10 +228,11 @@ class MemberConfig:
 class TeacherConfig:
     # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints) | skeleton_gcn (ST-GCN on
     # joints) | skeleton_minirocket (MiniRocket features of the joints + a closed-form ridge head,
-    # vskd.models.skeleton_rocket: fitted, not trained) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
+    # vskd.models.skeleton_rocket: fitted, not trained) | skeleton_rocket (the same with Rocket's 10 000
+    # random kernels) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
     arch: str = "trn"
     width: int | None = None  # skeleton teachers' first-layer channels (null: skeleton 128, skeleton_gcn 64)
-    # skeleton_minirocket only: ridge (the closed-form head) | random (PyTorch's initialisation, no fit of
+    # skeleton_minirocket / skeleton_rocket only: ridge (the closed-form head) | random (PyTorch's initialisation, no fit of
     # the head: the "untrained teacher" control of a closed-form teacher)
     head_init: str = "ridge"
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0

@@ -244,7 +244,7 @@ def feature_datasets(cfg: Config, teacher: nn.Module, splits, progress: bool = T
 
 def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
     """The teacher ``cfg.teacher.arch`` (a TRN video teacher, or a skeleton teacher: the temporal CNN
-    ``skeleton``, the ST-GCN ``skeleton_gcn`` or the closed-form ``skeleton_minirocket``), untrained
+    ``skeleton``, the ST-GCN ``skeleton_gcn`` or the closed-form ``skeleton_minirocket`` / ``skeleton_rocket``), untrained
     (the last one unfitted: :func:`fit_teacher`)."""
     from vskd.models.trn import VideoTeacher
 
@@ -257,11 +257,12 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
 
         return SkeletonTeacher(num_classes=num_classes, embed_dim=t.embed_dim, dropout=t.dropout,
                                hidden=t.width or 128, features=features)
-    if t.arch == "skeleton_minirocket":
-        from vskd.models.skeleton_rocket import SkeletonMiniRocket
+    if t.arch in ("skeleton_minirocket", "skeleton_rocket"):
+        from vskd.models.skeleton_rocket import SkeletonMiniRocket, SkeletonRocket
 
-        return SkeletonMiniRocket(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed,
-                                  head_init=t.head_init)
+        cls = SkeletonMiniRocket if t.arch == "skeleton_minirocket" else SkeletonRocket
+        return cls(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed,
+                   head_init=t.head_init)
     if t.arch == "skeleton_gcn":
         from vskd.models.skeleton_gcn import SkeletonGCN
 
@@ -306,7 +307,7 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
 
 
 def fit_teacher(teacher: nn.Module, cfg: Config, train_recordings) -> None:
-    """Fit what a closed-form teacher fits (``teacher.arch: skeleton_minirocket``: MiniRocket's transform,
+    """Fit what a closed-form teacher fits (``teacher.arch: skeleton_minirocket`` / ``skeleton_rocket``: the transform,
     the standardisation and the ridge head) on the unaugmented teacher views of the training recordings
     and their labels; the teachers trained by gradient have nothing to fit."""
     if not hasattr(teacher, "fit"):
