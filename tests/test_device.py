@@ -151,3 +151,17 @@ def test_cuda_teacher_and_distillation_end_to_end(tmp_path, amp):
     again = evaluate_checkpoint(tmp_path / "s" / "best.pt")  # on the CPU: evaluation never reads cfg.device
     # the same weights on another device: equal up to an argmax flipped by float rounding on a near-tie
     assert again["accuracy"] == pytest.approx(res["test"]["accuracy"], abs=0.05)
+
+
+def test_the_feature_memo_keeps_cpu_copies_and_answers_on_the_inputs_device():
+    """MiniRocket / Rocket features fitted on the CPU and then computed where the model was moved meet in
+    one FeatureMemo: it stores CPU tensors and stacks them on the input's device (a mixed stack would fail
+    on a GPU)."""
+    from vskd.models.minirocket import FeatureMemo
+
+    memo, transform = FeatureMemo(16), nn.Identity()
+    x = torch.arange(12.0).reshape(4, 3)
+    memo.store(transform, x[:2], x[:2] * 1.0)
+    out = memo.features(transform, x)
+    assert torch.equal(out, x) and out.device == x.device
+    assert all(v.device.type == "cpu" for v in memo._items.values()) and len(memo) == 4

@@ -356,7 +356,7 @@ class FeatureMemo:
         self._check(transform)
         if len(self._items) + len(x) > self.limit:
             return
-        for row, f in zip(x, feats):
+        for row, f in zip(x, feats.detach().cpu()):
             self._items[self.key(row)] = f
 
     def features(self, transform: nn.Module, x: Tensor) -> Tensor:
@@ -371,9 +371,11 @@ class FeatureMemo:
                 new = transform(x[missing])
             if len(self._items) + len(missing) > self.limit:
                 self._items.clear()
-            for i, row in zip(missing, new):
+            for i, row in zip(missing, new.cpu()):
                 self._items[keys[i]] = row
-        return torch.stack([self._items[k] for k in keys])
+        # kept on the CPU (features fitted there and features computed on a GPU mix in one memo), returned
+        # where the input is
+        return torch.stack([self._items[k] for k in keys]).to(x.device)
 
 
 def ridge_head(fc0: nn.Linear, fc1: nn.Linear, features: Tensor, labels: Tensor) -> float:
