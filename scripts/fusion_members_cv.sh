@@ -28,10 +28,7 @@ C=src/vskd/configs/utd-mhad
 RIDGE=(-c $C/cpu.yaml --set data.selection=cv --set student.input.length=180 --set student.arch=minirocket
        --set student.input.normalize=none --set "student.input.augment={}" --set student.head_init=ridge
        --set student.train.lr=1.0e-8 --set student.train.weight_decay=0.0 --set student.train.epochs=1)
-run() { local out=$1; shift; [[ -f $out/results.json ]] && return 0
-        local r=(); [[ -e $out/last.pt || -d $out/cv ]] && r=(--resume)
-        "$VSKD" --threads 1 "$@" --set "data.root=$ROOT" --out "$out" --quiet "${r[@]}" > /dev/null; }
-member() { echo "{checkpoint: '$1', name: $2}"; }
+source "$(dirname "$0")/cv_common.sh"
 for s in "$@"; do
   w="$OUT/seed$s"; skel="$V2/seed$s/teacher-skeleton-rocket/best.pt"; acc="$V2/seed$s/ridge/best.pt"
   run "$w/ridge-imu" train-student "${RIDGE[@]}" --set seed=$s \
@@ -46,6 +43,6 @@ for s in "$@"; do
   fuse D "$(member "$skel" skeleton), $(member "$rk" inertial)"
   fuse E "$(member "$skel" skeleton), $(member "$acc" acc), $(member "$rk" rocket)"
   for r in ridge-imu ridge-gyro A B C D E; do
-    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f'seed $s $r: CV {100*d[\"val\"][\"accuracy\"]:.1f} test {100*d[\"test\"][\"accuracy\"]:.1f}')" "$w/$r/results.json"
+    show "$s" "$r" "$w/$r/results.json"
   done
 done

@@ -6,7 +6,9 @@ Each argument is ``A:B``, two run-folder patterns with ``{seed}`` in them; every
 ``results.json`` exist is paired (vskd.engine.bench.stats.paired_difference: mean, 95 % Student-t
 interval, seeds higher). Either side may instead be ``SUMMARY.json#RUN``: the per-seed test accuracies
 of run ``RUN`` in a committed ``vskd bench`` summary (``docs/results/.../utd-mhad-v2.json``), for a
-run whose folder is gone (the same seeds and code: the pairing is by seed either way).
+run whose folder is gone (the same seeds and code: the pairing is by seed either way). ``--split val``
+pairs the validation accuracy instead (under ``data.selection: cv`` the cross-validation accuracy, the
+figure that choices are made on; run folders only).
 
     python scripts/paired.py --seeds 0 1 2 3 4 \\
         "runs/w/seed{seed}/watch1d-dask:runs/w/seed{seed}/watch1d-dask-unpaired"
@@ -19,14 +21,17 @@ import json
 from pathlib import Path
 
 
-def accuracy(pattern: str, seeds) -> dict[str, float]:
+def accuracy(pattern: str, seeds, split: str = "test") -> dict[str, float]:
     if ".json#" in pattern:
+        if split != "test":
+            raise SystemExit(f"{pattern}: a bench summary holds test accuracies only (--split {split} needs "
+                             "run folders)")
         return summary_accuracy(pattern, seeds)
     out = {}
     for s in seeds:
         p = Path(pattern.format(seed=s)) / "results.json"
         if p.exists():
-            out[str(s)] = 100 * json.loads(p.read_text())["test"]["accuracy"]
+            out[str(s)] = 100 * json.loads(p.read_text())[split]["accuracy"]
     return out
 
 
@@ -50,13 +55,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pairs", nargs="+", help="A:B run-folder patterns with {seed} (or SUMMARY.json#RUN)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="which accuracy to pair: test (default) or val (the CV accuracy of CV runs)")
     args = ap.parse_args(argv)
-    print("| A | B | A test acc | B test acc | Δ (A − B) [95 % CI] | seeds A higher |\n|---|---|---:|---:|---|---:|")
+    print(f"| A | B | A {args.split} acc | B {args.split} acc | Δ (A − B) [95 % CI] | seeds A higher |\n"
+          "|---|---|---:|---:|---|---:|")
     for pair in args.pairs:
         if ":" not in pair:
             ap.error(f"pair {pair!r}: expected A:B (two run-folder patterns)")
         a, b = pair.split(":", 1)
-        ra, rb = accuracy(a, args.seeds), accuracy(b, args.seeds)
+        ra, rb = accuracy(a, args.seeds, args.split), accuracy(b, args.seeds, args.split)
         d = paired_difference(ra, rb)
         if not d["n"]:
             print(f"| {a} | {b} | — | — | no seed has both runs | — |")

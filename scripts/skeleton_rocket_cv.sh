@@ -27,11 +27,7 @@ SKEL=(-c $C/cpu.yaml --set data.selection=cv --set student.input.length=180 --se
       --set "teacher.input.skeleton_augment={rotate: 0.0, scale: 0.0, shear: 0.0, jitter: 0.0, crop: 1.0}"
       --set teacher.train.optimizer=adam --set teacher.train.lr=1.0e-8 --set teacher.train.weight_decay=0.0
       --set teacher.train.epochs=1 --set "teacher.train.lr_steps=[]")
-run() { local out=$1; shift; [[ -f $out/results.json ]] && return 0
-        local r=(); [[ -e $out/last.pt || -d $out/cv ]] && r=(--resume)
-        "$VSKD" --threads 1 "$@" --set "data.root=$ROOT" --out "$out" --quiet "${r[@]}" > /dev/null; }
-member() { echo "{checkpoint: '$1', name: $2}"; }
-show() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f'seed $1 $2: CV {100*d[\"val\"][\"accuracy\"]:.1f} test {100*d[\"test\"][\"accuracy\"]:.1f}')" "$3"; }
+source "$(dirname "$0")/cv_common.sh"
 for s in "$@"; do
   w="$OUT/seed$s"; s0="$V2/seed$s/teacher-skeleton-rocket/best.pt"; rk="$V2/seed$s/rocket-ridge/best.pt"
   run "$w/S1" train-teacher "${SKEL[@]}" --set seed=$s

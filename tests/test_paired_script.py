@@ -55,3 +55,18 @@ def test_a_side_can_be_a_committed_bench_summary(tmp_path, capsys):
         _script().main([f"{pat}/a:{summary}#c"])
     with pytest.raises(SystemExit, match="not a vskd bench summary"):
         _script().main([f"{pat}/a:{tmp_path / 'missing.json'}#b"])
+
+
+def test_split_val_pairs_the_cross_validation_accuracies(tmp_path, capsys):
+    for run, (val, test) in {"a": (0.96, 0.90), "b": (0.95, 0.93)}.items():
+        d = tmp_path / "seed0" / run
+        d.mkdir(parents=True)
+        (d / "results.json").write_text(json.dumps({"val": {"accuracy": val}, "test": {"accuracy": test}}))
+    pat = str(tmp_path / "seed{seed}")
+    assert _script().main([f"{pat}/a:{pat}/b", "--seeds", "0", "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert "A val acc" in out and out.strip().splitlines()[-1].endswith("| +1.0 | 1/1 |")
+    assert _script().main([f"{pat}/a:{pat}/b", "--seeds", "0"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| -3.0 | 0/1 |")
+    with pytest.raises(SystemExit, match="test accuracies only"):
+        _script().main([f"{pat}/a:{tmp_path / 'bench.json'}#b", "--split", "val"])

@@ -316,3 +316,45 @@ def test_the_rocket_variant_fits_a_ridge_on_rocket_features_of_the_raw_joint_lev
     assert isinstance(loaded, SkeletonRocket)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), logits)
+
+
+def test_channel_norm_train_standardises_each_channel_with_training_statistics(tmp_path):
+    """teacher.channel_norm train: fit() learns each channel's mean and std over all training frames
+    (one affine map for every recording, so a joint's level survives); they travel in the checkpoint;
+    a constant channel (the root's bone) is left at scale 1; refused for teachers without a fit."""
+    from vskd.models.skeleton_rocket import SkeletonRocket
+
+    x, y = _data()
+    x[:, :, :, 2] = 5.0 + 0.01 * x[:, :, :, 2]  # a coordinate far from zero with a tiny spread
+    cfg = load_config(None, ["teacher.arch=skeleton_rocket", "teacher.input.modality=skeleton",
+                             "teacher.input.skeleton_features=[joints, velocity, bones]",
+                             "teacher.channel_norm=train"])
+    m = build_teacher(cfg, 4)
+    assert isinstance(m, SkeletonRocket) and m.channel_norm == "train"
+    raw = SkeletonRocket(4, features=("joints", "velocity", "bones")).channels(x)  # (N, 180, L)
+    m.fit(x, y)
+    torch.testing.assert_close(m.channel_mean.squeeze(1), raw.mean(dim=(0, 2)))
+    seq = m.channels(x)
+    varying = raw.std(dim=(0, 2)) > 1e-6
+    torch.testing.assert_close(seq.mean(dim=(0, 2)), torch.zeros(180), atol=1e-3, rtol=0)  # float32 at level 5
+    torch.testing.assert_close(seq.std(dim=(0, 2))[varying], torch.ones(int(varying.sum())), atol=1e-3, rtol=0)
+    root = 120 + 3 * 3  # the bones group, joint 3 (the root of KINECT_V1_PARENTS): always 0
+    assert not varying[root:root + 3].any() and (m.channel_std.squeeze(1)[root:root + 3] == 1).all()
+    # one map for all recordings: a sequence raised by 0.5 stays raised after the normalisation
+    lifted = m.channels(x[:2] + 0.5)
+    assert (lifted[:, :60] - m.channels(x[:2])[:, :60]).mean() > 0
+    m.eval()
+    with torch.no_grad():
+        logits = m(x)
+    meta = {"kind": "teacher", "num_classes": 4, "class_names": [f"c{i}" for i in range(4)],
+            "config": config_to_dict(cfg)}
+    atomic_save({"format": CHECKPOINT_FORMAT, "epoch": 1, "model": m.state_dict(), "history": [],
+                 "best": {}, "meta": meta}, tmp_path / "best.pt")
+    loaded, _ = load_teacher(tmp_path / "best.pt", 4)
+    torch.testing.assert_close(loaded.channel_mean, m.channel_mean)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), logits)
+    with pytest.raises(ConfigError, match="teacher.channel_norm"):
+        load_config(None, ["teacher.channel_norm=train"])  # a TRN teacher fits nothing
+    with pytest.raises(ConfigError, match="teacher.channel_norm"):
+        load_config(None, SKR + ["teacher.channel_norm=zscore"])

@@ -235,6 +235,10 @@ class TeacherConfig:
     # skeleton_minirocket / skeleton_rocket only: ridge (the closed-form head) | random (PyTorch's initialisation, no fit of
     # the head: the "untrained teacher" control of a closed-form teacher)
     head_init: str = "ridge"
+    # skeleton_minirocket / skeleton_rocket only: none | train (each input channel standardised with the training
+    # sequences' mean and std over all frames, fitted with the transform: one scale for all recordings, so a
+    # joint's level stays information while positions, velocities and bones share a scale)
+    channel_norm: str = "none"
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0
     # local ImageNet weights file for the backbone; "package" for efficientnet_lite0's packaged weights
     pretrained: str | None = None
@@ -558,6 +562,7 @@ _CHOICES = {
     "student.input.normalize": ("none", "recording", "dataset"),
     "student.head_init": ("random", "ridge"),
     "teacher.head_init": ("random", "ridge"),
+    "teacher.channel_norm": ("none", "train"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
@@ -637,6 +642,10 @@ def validate(cfg: Config) -> None:
     if cfg.teacher.head_init != "ridge" and cfg.teacher.arch not in CLOSED_FORM_TEACHERS:
         raise ConfigError(f"config key 'teacher.head_init': {cfg.teacher.head_init!r} applies to the closed-form "
                           f"teachers ({', '.join(CLOSED_FORM_TEACHERS)}) only; teacher.arch is {cfg.teacher.arch!r}")
+    if cfg.teacher.channel_norm != "none" and cfg.teacher.arch not in CLOSED_FORM_TEACHERS:
+        raise ConfigError(f"config key 'teacher.channel_norm': {cfg.teacher.channel_norm!r} applies to the "
+                          f"closed-form teachers ({', '.join(CLOSED_FORM_TEACHERS)}) only; teacher.arch is "
+                          f"{cfg.teacher.arch!r}")
     if (cfg.teacher.arch in SKELETON_ARCHS) != (cfg.teacher.input.modality == "skeleton"):
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teachers "
                           f"reads the skeleton modality (got arch {cfg.teacher.arch!r}, modality "

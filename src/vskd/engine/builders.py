@@ -262,7 +262,7 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
 
         cls = SkeletonMiniRocket if t.arch == "skeleton_minirocket" else SkeletonRocket
         return cls(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed,
-                   head_init=t.head_init)
+                   head_init=t.head_init, channel_norm=t.channel_norm)
     if t.arch == "skeleton_gcn":
         from vskd.models.skeleton_gcn import SkeletonGCN
 

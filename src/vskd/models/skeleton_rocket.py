@@ -17,6 +17,7 @@ Network, input (B, L, J, 3) prepared joints (:func:`vskd.data.skeleton.prepare_s
 module         what it does                                                 output
 =============  ===========================================================  ====================
 (features)     joints [, velocities] [, bones], group-major channels        (B, G*J*3, L)
+               [, each standardised with training statistics: channel_norm]
 ``rocket``     MiniRocket transform (fitted; features cached per sequence)  (B, F), F = 9 996
 ``scale``      standardisation with the training features' statistics       (B, F)
 ``fc0``        Linear(F, 300): the ridge scores s and -s in its first 2 K     (B, 300)
@@ -42,7 +43,10 @@ from torch import Tensor, nn
 from vskd.data.skeleton import skeleton_features
 from vskd.errors import ConfigError, DataError
 
-__all__ = ["SkeletonMiniRocket", "SkeletonRocket"]
+__all__ = ["CHANNEL_NORMS", "SkeletonMiniRocket", "SkeletonRocket"]
+
+#: ``teacher.channel_norm`` values (SkeletonMiniRocket's ``channel_norm``)
+CHANNEL_NORMS = ("none", "train")
 
 
 class SkeletonMiniRocket(nn.Module):
@@ -61,6 +65,13 @@ class SkeletonMiniRocket(nn.Module):
         head_init: ``ridge`` (the closed-form head) or ``random`` (fit() fits the transform and the
             standardisation only: the head keeps PyTorch's random initialisation; the untrained-teacher
             control, whose features are those of the fitted teacher).
+        channel_norm: ``none`` (the channels as :func:`~vskd.data.skeleton.skeleton_features` gives them)
+            or ``train``: each input channel c standardised with the training sequences' statistics,
+            (x_c - mean_c) / std_c over all their frames, fitted once by fit(). Unlike per-window
+            z-scoring this keeps a joint's level (one scale for every recording), and it puts the groups
+            on one scale: a velocity is about 1/20 of a position, so without it a kernel that sums
+            positions and velocities reads the positions only (Rocket's and MiniRocket's biases are drawn
+            from the data, but per kernel, not per channel).
     """
 
     arch = "skeleton_minirocket"
@@ -70,7 +81,7 @@ class SkeletonMiniRocket(nn.Module):
 
     def __init__(self, num_classes: int, num_joints: int = 20, embed_dim: int = 300,
                  features: tuple[str, ...] = ("joints", "bones"), num_features: int = 10_000, seed: int = 0,
-                 head_init: str = "ridge") -> None:
+                 head_init: str = "ridge", channel_norm: str = "none") -> None:
         super().__init__()
         from vskd.models.minirocket import FeatureMemo
         from vskd.models.raw_students import Standardize
@@ -90,6 +101,13 @@ class SkeletonMiniRocket(nn.Module):
         skeleton_features(torch.zeros(1, 2, num_joints, 3), self.features)  # one ConfigError for bad names
         self.seed = int(seed)
         self.in_channels = num_joints * 3 * len(self.features)
+        if channel_norm not in CHANNEL_NORMS:
+            raise ConfigError(f"config key 'teacher.channel_norm': expected one of {', '.join(CHANNEL_NORMS)}, "
+                              f"got {channel_norm!r}")
+        self.channel_norm = channel_norm
+        if channel_norm == "train":  # filled in by fit(); saved with the checkpoint
+            self.register_buffer("channel_mean", torch.zeros(self.in_channels, 1))
+            self.register_buffer("channel_std", torch.ones(self.in_channels, 1))
         #: the ridge penalty fit() chose, for the record
         self.ridge_alpha: float | None = None
         self.rocket = self._make_transform(self.in_channels, num_features)
@@ -117,7 +135,10 @@ class SkeletonMiniRocket(nn.Module):
                               f"the transform's kernels ({self.rocket.min_length} frames)")
         b, length, j, _ = x.shape
         feats = skeleton_features(x, self.features).reshape(b, length, j, len(self.features), 3)
-        return feats.transpose(2, 3).flatten(2).transpose(1, 2).contiguous()
+        seq = feats.transpose(2, 3).flatten(2).transpose(1, 2).contiguous()
+        if self.channel_norm == "train":
+            seq = (seq - self.channel_mean) / self.channel_std
+        return seq
 
     def fit(self, x: Tensor, labels: Tensor) -> None:
         """Fit the transform and the standardisation on training sequences ``x`` (N, L, J, 3) and the ridge
@@ -127,6 +148,14 @@ class SkeletonMiniRocket(nn.Module):
         if labels is None or len(labels) != len(x):
             raise ConfigError(f"the {self.arch} teacher's fit() needs the training labels, one per sequence")
         with torch.no_grad():
+            if self.channel_norm == "train":
+                self.channel_mean.zero_()
+                self.channel_std.fill_(1.0)
+                raw = self.channels(x)
+                self.channel_mean.copy_(raw.mean(dim=(0, 2)).unsqueeze(1))
+                # a constant channel (the root's bone is 0) keeps its scale: (x - mean) / 1 = 0
+                std = raw.std(dim=(0, 2)).unsqueeze(1)
+                self.channel_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
             seq = self.channels(x)
             self.rocket.fit(seq, seed=self.seed)
             feats = self.rocket(seq)  # in slices of windows (MiniRocketFeatures.CHUNK_ELEMENTS)
@@ -164,8 +193,8 @@ class SkeletonRocket(SkeletonMiniRocket):
 
     def __init__(self, num_classes: int, num_joints: int = 20, embed_dim: int = 300,
                  features: tuple[str, ...] = ("joints", "bones"), num_features: int = 20_000, seed: int = 0,
-                 head_init: str = "ridge") -> None:
-        super().__init__(num_classes, num_joints, embed_dim, features, num_features, seed, head_init)
+                 head_init: str = "ridge", channel_norm: str = "none") -> None:
+        super().__init__(num_classes, num_joints, embed_dim, features, num_features, seed, head_init, channel_norm)
 
     def _make_transform(self, in_channels: int, num_features: int) -> nn.Module:
         from vskd.models.rocket import RocketFeatures
