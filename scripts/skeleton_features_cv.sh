@@ -15,6 +15,13 @@
 # Rule 1: the candidate with the highest mean CV accuracy over seeds 0-4 replaces S1 in
 #   configs/utd-mhad/skeleton-rocket.yaml if its mean CV is at least 0.5 points above S1's and its paired
 #   CV difference to S1 (scripts/paired.py --split val) has a 95 % interval above zero.
+# Round 2, added on 2026-12-04 after round 1's seed-0 figures (every channel-standardised candidate fell
+#   3-6 points below S1 on CV; the idea: per-channel standardisation distorts the skeleton's geometry, a
+#   per-group scale would not), before any figure of these:
+#   JVg   joints + velocity, channel norm group (one scale per group, no centring)
+#   JBg   joints + bones, channel norm group
+#   JVBg  joints + velocity + bones, channel norm group
+#   Rule 1 then chooses among all eight candidates (the highest mean CV over seeds 0-4, same thresholds).
 # Rule 2: if rule 1 ships a winner W, Fw = W + the rocket student (equal weights) replaces F (S1 + the
 #   rocket student, CV 96.9) in fusion-teacher-rockets.yaml if its mean CV is at least 0.3 points above F's
 #   with a paired CV interval above zero.
@@ -37,11 +44,13 @@ SKEL=(-c $C/cpu.yaml --set data.selection=cv --set student.input.length=180 --se
       --set teacher.train.optimizer=adam --set teacher.train.lr=1.0e-8 --set teacher.train.weight_decay=0.0
       --set teacher.train.epochs=1 --set "teacher.train.lr_steps=[]")
 declare -A FEATS=([Jn]="[joints]" [JV]="[joints, velocity]" [JVn]="[joints, velocity]" [JBn]="[joints, bones]"
-                  [JVBn]="[joints, velocity, bones]")
-declare -A NORM=([Jn]=train [JV]=none [JVn]=train [JBn]=train [JVBn]=train)
+                  [JVBn]="[joints, velocity, bones]" [JVg]="[joints, velocity]" [JBg]="[joints, bones]"
+                  [JVBg]="[joints, velocity, bones]")
+declare -A NORM=([Jn]=train [JV]=none [JVn]=train [JBn]=train [JVBn]=train [JVg]=group [JBg]=group [JVBg]=group)
+CANDIDATES=(Jn JV JVn JBn JVBn JVg JBg JVBg)
 for s in "$@"; do
   w="$OUT/seed$s"
-  for r in Jn JV JVn JBn JVBn; do
+  for r in "${CANDIDATES[@]}"; do
     run "$w/$r" train-teacher "${SKEL[@]}" --set seed=$s --set "teacher.input.skeleton_features=${FEATS[$r]}" \
         --set "teacher.channel_norm=${NORM[$r]}"
   done
@@ -50,6 +59,6 @@ for s in "$@"; do
         --set "teacher.members=[$(member "$w/$WIN/best.pt" skeleton), $(member "$V2/seed$s/rocket-ridge/best.pt" inertial)]"
   fi
   show "$s" S1 "$W5/seed$s/S1/results.json"
-  for r in Jn JV JVn JBn JVBn ${WIN:+F-$WIN}; do show "$s" "$r" "$w/$r/results.json"; done
+  for r in "${CANDIDATES[@]}" ${WIN:+F-$WIN}; do show "$s" "$r" "$w/$r/results.json"; done
   show "$s" F "$W5/seed$s/F/results.json"
 done

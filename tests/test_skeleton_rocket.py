@@ -358,3 +358,22 @@ def test_channel_norm_train_standardises_each_channel_with_training_statistics(t
         load_config(None, ["teacher.channel_norm=train"])  # a TRN teacher fits nothing
     with pytest.raises(ConfigError, match="teacher.channel_norm"):
         load_config(None, SKR + ["teacher.channel_norm=zscore"])
+
+
+def test_channel_norm_group_scales_each_group_once_and_keeps_its_geometry():
+    """teacher.channel_norm group: no centring, one scale per channel group (positions, velocities), so
+    velocities reach the positions' scale while the ratios between a group's channels are kept."""
+    from vskd.models.skeleton_rocket import SkeletonRocket
+
+    x, y = _data()
+    m = SkeletonRocket(4, features=("joints", "velocity"), channel_norm="group")
+    raw = SkeletonRocket(4, features=("joints", "velocity")).channels(x)  # (N, 120, L)
+    m.fit(x, y)
+    assert (m.channel_mean == 0).all()
+    std = m.channel_std.squeeze(1)
+    assert torch.equal(std[:60], std[:1].expand(60)) and torch.equal(std[60:], std[60:61].expand(60))
+    torch.testing.assert_close(std[0], raw[:, :60].std())
+    torch.testing.assert_close(std[60], raw[:, 60:].std())
+    seq = m.channels(x)
+    torch.testing.assert_close(seq[:, :60] * std[0], raw[:, :60])  # inside a group: one factor
+    torch.testing.assert_close(seq[:, 60:].std(), torch.tensor(1.0))

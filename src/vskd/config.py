@@ -237,7 +237,8 @@ class TeacherConfig:
     head_init: str = "ridge"
     # skeleton_minirocket / skeleton_rocket only: none | train (each input channel standardised with the training
     # sequences' mean and std over all frames, fitted with the transform: one scale for all recordings, so a
-    # joint's level stays information while positions, velocities and bones share a scale)
+    # joint's level stays information while positions, velocities and bones share a scale) | group (no centring,
+    # one scale per channel group: the groups share a scale, each group's geometry is kept)
     channel_norm: str = "none"
     backbone: str = "bninception"  # bninception | resnet18 | resnet50 | efficientnet_lite0
     # local ImageNet weights file for the backbone; "package" for efficientnet_lite0's packaged weights
@@ -562,7 +563,7 @@ _CHOICES = {
     "student.input.normalize": ("none", "recording", "dataset"),
     "student.head_init": ("random", "ridge"),
     "teacher.head_init": ("random", "ridge"),
-    "teacher.channel_norm": ("none", "train"),
+    "teacher.channel_norm": ("none", "train", "group"),
     "student.input.scaling": ("minmax", "affine"),
     "student.input.orientation": ("standard", "authors"),
     "teacher.input.modality": ("depth", "rgb", "skeleton"),

@@ -46,7 +46,7 @@ from vskd.errors import ConfigError, DataError
 __all__ = ["CHANNEL_NORMS", "SkeletonMiniRocket", "SkeletonRocket"]
 
 #: ``teacher.channel_norm`` values (SkeletonMiniRocket's ``channel_norm``)
-CHANNEL_NORMS = ("none", "train")
+CHANNEL_NORMS = ("none", "train", "group")
 
 
 class SkeletonMiniRocket(nn.Module):
@@ -71,7 +71,9 @@ class SkeletonMiniRocket(nn.Module):
             z-scoring this keeps a joint's level (one scale for every recording), and it puts the groups
             on one scale: a velocity is about 1/20 of a position, so without it a kernel that sums
             positions and velocities reads the positions only (Rocket's and MiniRocket's biases are drawn
-            from the data, but per kernel, not per channel).
+            from the data, but per kernel, not per channel). ``group``: no centring, and one scale per
+            channel group (the std of all its channels and frames together), so the groups meet on
+            one scale while the geometry inside a group (the joints' relative positions) is kept.
     """
 
     arch = "skeleton_minirocket"
@@ -105,7 +107,7 @@ class SkeletonMiniRocket(nn.Module):
             raise ConfigError(f"config key 'teacher.channel_norm': expected one of {', '.join(CHANNEL_NORMS)}, "
                               f"got {channel_norm!r}")
         self.channel_norm = channel_norm
-        if channel_norm == "train":  # filled in by fit(); saved with the checkpoint
+        if channel_norm != "none":  # filled in by fit(); saved with the checkpoint
             self.register_buffer("channel_mean", torch.zeros(self.in_channels, 1))
             self.register_buffer("channel_std", torch.ones(self.in_channels, 1))
         #: the ridge penalty fit() chose, for the record
@@ -136,7 +138,7 @@ class SkeletonMiniRocket(nn.Module):
         b, length, j, _ = x.shape
         feats = skeleton_features(x, self.features).reshape(b, length, j, len(self.features), 3)
         seq = feats.transpose(2, 3).flatten(2).transpose(1, 2).contiguous()
-        if self.channel_norm == "train":
+        if self.channel_norm != "none":
             seq = (seq - self.channel_mean) / self.channel_std
         return seq
 
@@ -148,13 +150,18 @@ class SkeletonMiniRocket(nn.Module):
         if labels is None or len(labels) != len(x):
             raise ConfigError(f"the {self.arch} teacher's fit() needs the training labels, one per sequence")
         with torch.no_grad():
-            if self.channel_norm == "train":
+            if self.channel_norm != "none":
                 self.channel_mean.zero_()
                 self.channel_std.fill_(1.0)
                 raw = self.channels(x)
-                self.channel_mean.copy_(raw.mean(dim=(0, 2)).unsqueeze(1))
+                if self.channel_norm == "train":
+                    self.channel_mean.copy_(raw.mean(dim=(0, 2)).unsqueeze(1))
+                    std = raw.std(dim=(0, 2)).unsqueeze(1)
+                else:  # group: one scale per channel group, no centring
+                    g = len(self.features)
+                    std = raw.reshape(raw.shape[0], g, -1, raw.shape[2]).transpose(0, 1).reshape(g, -1).std(dim=1)
+                    std = std.repeat_interleave(self.in_channels // g).unsqueeze(1)
                 # a constant channel (the root's bone is 0) keeps its scale: (x - mean) / 1 = 0
-                std = raw.std(dim=(0, 2)).unsqueeze(1)
                 self.channel_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
             seq = self.channels(x)
             self.rocket.fit(seq, seed=self.seed)
