@@ -45,27 +45,36 @@ def encode(net, images: np.ndarray) -> np.ndarray:
     return net(x).float().numpy()
 
 
-def extract(recs, size: int, cache: Path, net) -> dict[str, np.ndarray]:
-    """{"k1": (N, 3 * 1280), "k3": (N, 9 * 1280), "pix1": (N, 3 * 24 * 24), "pix3": ...}, cached."""
+def extract(recs, size: int, segments: int, cache: Path, net) -> dict[str, np.ndarray]:
+    """{"lite0": (N, 3 K * 1280), "pixels": (N, 3 K * 24 * 24)} for K = ``segments``, cached per (size, K)."""
     import torchvision.transforms.v2.functional as TF
     from tqdm.auto import tqdm
 
-    path = cache / f"dmm-lite0-{size}.npz"
+    path = cache / f"dmm-lite0-{size}-k{segments}.npz"
+    keys = [str(r.key) for r in recs]
     if path.exists():
         data = np.load(path)
-        if list(data["keys"]) == [str(r.key) for r in recs]:
-            return {k: data[k] for k in ("k1", "k3", "pix1", "pix3")}
-    out = {"k1": [], "k3": [], "pix1": [], "pix3": []}
-    for rec in tqdm(recs, desc="depth motion maps", unit="clip"):
-        for k in (1, 3):
-            m = maps(rec, size, k)  # (K, 3, S, S)
-            out[f"k{k}"].append(encode(net, m.reshape(-1, size, size)).reshape(-1))
-            small = TF.resize(torch.from_numpy(m).float(), [24, 24], antialias=True)
-            out[f"pix{k}"].append(small.reshape(-1).numpy() / 255.0)
+        if list(data["keys"]) == keys:
+            return {k: data[k] for k in ("lite0", "pixels")}
+    out = {"lite0": [], "pixels": []}
+    for rec in tqdm(recs, desc=f"depth motion maps, K = {segments}", unit="clip"):
+        m = maps(rec, size, segments)  # (K, 3, S, S)
+        out["lite0"].append(encode(net, m.reshape(-1, size, size)).reshape(-1))
+        small = TF.resize(torch.from_numpy(m).float(), [24, 24], antialias=True)
+        out["pixels"].append(small.reshape(-1).numpy() / 255.0)
     arrays = {k: np.stack(v).astype(np.float32) for k, v in out.items()}
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, keys=np.array([str(r.key) for r in recs]), **arrays)
+    np.savez(path, keys=np.array(keys), **arrays)
     return arrays
+
+
+def parse_config(name: str) -> list[str]:
+    """``lite0-k1+k3,pixels-k3`` -> ["lite0-k1", "lite0-k3", "pixels-k3"] (the feature blocks concatenated)."""
+    parts = []
+    for block in name.split(","):
+        kind, ks = block.split("-", 1)
+        parts += [f"{kind}-{k}" for k in ks.split("+")]
+    return parts
 
 
 def ridge_accuracy(xtr, ytr, xte, yte) -> float:
@@ -86,6 +95,9 @@ def main() -> None:
     ap.add_argument("--root", default="../shared/data/utd-mhad")
     ap.add_argument("--cache", required=True, help="folder for the cached features (outside git)")
     ap.add_argument("--size", type=int, default=160, help="side of each map fed to the backbone")
+    ap.add_argument("--segments", type=int, nargs="+", default=[1, 3], help="the K values to extract")
+    ap.add_argument("--configs", nargs="+", default=["lite0-k1", "lite0-k3", "lite0-k1+k3", "pixels-k1", "pixels-k3"],
+                    help="feature sets: <lite0|pixels>-k<K>[+k<K>...], joined with ',' to concatenate sets")
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -94,7 +106,10 @@ def main() -> None:
     net, _ = build_backbone("efficientnet_lite0", "package")
     net.eval()
     start = time.perf_counter()
-    feats = extract(recs, args.size, Path(args.cache), net)
+    feats = {}
+    for k in args.segments:
+        for kind, arr in extract(recs, args.size, k, Path(args.cache), net).items():
+            feats[f"{kind}-k{k}"] = arr
     extract_s = time.perf_counter() - start
     y = np.array([r.label for r in recs])
     subj = np.array([r.key.subject for r in recs])
@@ -102,8 +117,7 @@ def main() -> None:
     tr = np.isin(subj, train_subjects)
     te = np.isin(subj, test_subjects)
     results = {"size": args.size, "extract_s": round(extract_s, 1), "configs": {}}
-    configs = {"lite0-k1": ["k1"], "lite0-k3": ["k3"], "lite0-k1+k3": ["k1", "k3"],
-               "pixels-k1": ["pix1"], "pixels-k3": ["pix3"]}
+    configs = {name: parse_config(name) for name in args.configs}
     for name, parts in configs.items():
         x = np.concatenate([feats[p] for p in parts], axis=1)
         folds = {}
