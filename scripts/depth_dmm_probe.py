@@ -72,7 +72,9 @@ def parse_config(name: str) -> list[str]:
     """``lite0-k1+k3,pixels-k3`` -> ["lite0-k1", "lite0-k3", "pixels-k3"] (the feature blocks concatenated)."""
     parts = []
     for block in name.split(","):
-        kind, ks = block.split("-", 1)
+        kind, _, ks = block.partition("-")
+        if kind not in ("lite0", "pixels") or not ks:
+            raise SystemExit(f"--configs {name}: expected <lite0|pixels>-k<K>[+k<K>...] blocks, got {block!r}")
         parts += [f"{kind}-{k}" for k in ks.split("+")]
     return parts
 
@@ -101,6 +103,7 @@ def main() -> None:
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    configs = {name: parse_config(name) for name in args.configs}  # bad names fail before the extraction
 
     recs = sorted(load_recordings("utd-mhad", args.root, modalities=["depth"]), key=lambda r: str(r.key))
     net, _ = build_backbone("efficientnet_lite0", "package")
@@ -117,7 +120,11 @@ def main() -> None:
     tr = np.isin(subj, train_subjects)
     te = np.isin(subj, test_subjects)
     results = {"size": args.size, "extract_s": round(extract_s, 1), "configs": {}}
-    configs = {name: parse_config(name) for name in args.configs}
+    for name, parts in configs.items():
+        missing = [p for p in parts if p not in feats]
+        if missing:
+            raise SystemExit(f"--configs {name}: no features {', '.join(missing)} (expected lite0-k<K> / pixels-k<K> "
+                             f"with K among --segments {' '.join(map(str, args.segments))})")
     for name, parts in configs.items():
         x = np.concatenate([feats[p] for p in parts], axis=1)
         folds = {}

@@ -150,20 +150,21 @@ class SkeletonMiniRocket(nn.Module):
         if labels is None or len(labels) != len(x):
             raise ConfigError(f"the {self.arch} teacher's fit() needs the training labels, one per sequence")
         with torch.no_grad():
-            if self.channel_norm != "none":
+            if self.channel_norm != "none":  # the channels unscaled, their statistics, then scaled
                 self.channel_mean.zero_()
                 self.channel_std.fill_(1.0)
-                raw = self.channels(x)
-                if self.channel_norm == "train":
-                    self.channel_mean.copy_(raw.mean(dim=(0, 2)).unsqueeze(1))
-                    std = raw.std(dim=(0, 2)).unsqueeze(1)
-                else:  # group: one scale per channel group, no centring
-                    g = len(self.features)
-                    std = raw.reshape(raw.shape[0], g, -1, raw.shape[2]).transpose(0, 1).reshape(g, -1).std(dim=1)
-                    std = std.repeat_interleave(self.in_channels // g).unsqueeze(1)
+            seq = self.channels(x)
+            if self.channel_norm == "train":
+                self.channel_mean.copy_(seq.mean(dim=(0, 2)).unsqueeze(1))
+                std = seq.std(dim=(0, 2)).unsqueeze(1)
+            elif self.channel_norm == "group":  # one scale per channel group, no centring
+                g = len(self.features)
+                std = seq.reshape(seq.shape[0], g, -1, seq.shape[2]).transpose(0, 1).reshape(g, -1).std(dim=1)
+                std = std.repeat_interleave(self.in_channels // g).unsqueeze(1)
+            if self.channel_norm != "none":
                 # a constant channel (the root's bone is 0) keeps its scale: (x - mean) / 1 = 0
                 self.channel_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
-            seq = self.channels(x)
+                seq = (seq - self.channel_mean) / self.channel_std
             self.rocket.fit(seq, seed=self.seed)
             feats = self.rocket(seq)  # in slices of windows (MiniRocketFeatures.CHUNK_ELEMENTS)
             self._cache.store(self.rocket, seq, feats)
