@@ -135,7 +135,7 @@ SKELETON_FEATURE_NAMES = ("joints", "velocity", "bones")
 #: teacher.arch values that read the skeleton modality
 SKELETON_ARCHS = ("skeleton", "skeleton_gcn", "skeleton_minirocket", "skeleton_rocket")
 #: teacher.arch values fitted in closed form (nothing trained by gradient): a bench selects them by CV too
-CLOSED_FORM_TEACHERS = ("skeleton_minirocket", "skeleton_rocket")
+CLOSED_FORM_TEACHERS = ("skeleton_minirocket", "skeleton_rocket", "dmm_ridge")
 
 
 @dataclass
@@ -164,6 +164,9 @@ class ClipConfig:
     # 3 channels) | dmm (depth: per-segment depth motion maps front / side / top as the 3 channels)
     motion: str = "none"
     dmm_bins: int = 16  # depth bins of the DMM side and top projections (Kinect v1: ~35 distinct depths on a body)
+    # motion dmm only: a temporal pyramid of DMM segmentations, e.g. [3, 5, 8] (the maps over 3, 5 and 8
+    # segments, concatenated: 16 images; the dmm_ridge teacher's input); null: [num_segments]
+    dmm_segments: list[int] | None = None
 
 
 @dataclass
@@ -229,7 +232,9 @@ class TeacherConfig:
     # trn (video: TRN over a per-frame backbone) | skeleton (temporal CNN on joints) | skeleton_gcn (ST-GCN on
     # joints) | skeleton_minirocket (MiniRocket features of the joints + a closed-form ridge head,
     # vskd.models.skeleton_rocket: fitted, not trained) | skeleton_rocket (the same with Rocket's 10 000
-    # random kernels) | fusion (a multimodal teacher over trained member checkpoints, vskd.models.fusion)
+    # random kernels) | dmm_ridge (depth: frozen ImageNet features of each depth motion map + a closed-form
+    # ridge head, vskd.models.dmm_ridge: fitted, not trained) | fusion (a multimodal teacher over trained
+    # member checkpoints, vskd.models.fusion)
     arch: str = "trn"
     width: int | None = None  # skeleton teachers' first-layer channels (null: skeleton 128, skeleton_gcn 64)
     # skeleton_minirocket / skeleton_rocket only: ridge (the closed-form head) | random (PyTorch's initialisation, no fit of
@@ -569,7 +574,7 @@ _CHOICES = {
     "teacher.input.modality": ("depth", "rgb", "skeleton"),
     "teacher.input.person_crop": ("none", "foreground", "box", "skeleton"),
     "teacher.input.motion": ("none", "diff", "dmm"),
-    "teacher.arch": ("trn", *SKELETON_ARCHS, "fusion"),
+    "teacher.arch": ("trn", *SKELETON_ARCHS, "dmm_ridge", "fusion"),
     "teacher.fusion": ("ensemble", "late", "feature"),
     "teacher.fusion_embedding": ("project", "concat"),
     "teacher.train.optimizer": ("adam", "sgd"),
@@ -643,9 +648,13 @@ def validate(cfg: Config) -> None:
     if cfg.teacher.head_init != "ridge" and cfg.teacher.arch not in CLOSED_FORM_TEACHERS:
         raise ConfigError(f"config key 'teacher.head_init': {cfg.teacher.head_init!r} applies to the closed-form "
                           f"teachers ({', '.join(CLOSED_FORM_TEACHERS)}) only; teacher.arch is {cfg.teacher.arch!r}")
-    if cfg.teacher.channel_norm != "none" and cfg.teacher.arch not in CLOSED_FORM_TEACHERS:
+    if cfg.teacher.arch == "dmm_ridge" and (cfg.teacher.input.modality != "depth" or cfg.teacher.input.motion != "dmm"):
+        raise ConfigError(f"config key 'teacher.arch': the dmm_ridge teacher reads depth motion maps; set "
+                          f"teacher.input.modality depth and teacher.input.motion dmm (got "
+                          f"{cfg.teacher.input.modality!r}, {cfg.teacher.input.motion!r})")
+    if cfg.teacher.channel_norm != "none" and cfg.teacher.arch not in ("skeleton_minirocket", "skeleton_rocket"):
         raise ConfigError(f"config key 'teacher.channel_norm': {cfg.teacher.channel_norm!r} applies to the "
-                          f"closed-form teachers ({', '.join(CLOSED_FORM_TEACHERS)}) only; teacher.arch is "
+                          f"closed-form skeleton teachers (skeleton_minirocket, skeleton_rocket) only; teacher.arch is "
                           f"{cfg.teacher.arch!r}")
     if (cfg.teacher.arch in SKELETON_ARCHS) != (cfg.teacher.input.modality == "skeleton"):
         raise ConfigError("config keys 'teacher.arch' and 'teacher.input.modality': the skeleton teachers "
@@ -871,6 +880,15 @@ def _check_teacher_crop(clip: ClipConfig) -> None:
         raise ConfigError(f"{key}.crop_trim': expected a fraction in [0, 0.25), got {clip.crop_trim}")
     if not 2 <= clip.dmm_bins <= 255:
         raise ConfigError(f"{key}.dmm_bins': expected an integer in [2, 255], got {clip.dmm_bins}")
+    seg = clip.dmm_segments
+    if seg is not None:
+        if clip.motion != "dmm":
+            raise ConfigError(f"{key}.dmm_segments': a pyramid of depth motion maps needs motion dmm, got "
+                              f"motion {clip.motion!r}")
+        if (not isinstance(seg, list) or not seg
+                or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 64 for k in seg)):
+            raise ConfigError(f"{key}.dmm_segments': expected a non-empty list of segment counts in 1..64, "
+                              f"e.g. [3, 5, 8], got {seg!r}")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -207,6 +207,10 @@ class ClipSpec:
             channels) or ``"dmm"`` (depth only: per-segment depth motion maps front/side/top as the 3
             channels), see :mod:`vskd.data.motion`.
         dmm_bins: depth bins of the DMM side and top projections.
+        dmm_segments: ``motion="dmm"`` only: a temporal pyramid of segmentations, e.g. ``(3, 5, 8)``:
+            the clip's maps over 3, then 5, then 8 equal segments, concatenated in that order
+            (``3 + 5 + 8 = 16`` images, :attr:`num_images`); each segmentation's maps are scaled on
+            their own (:func:`~vskd.data.motion.depth_motion_maps`). None: ``(num_segments,)``.
     """
 
     modality: Literal["depth", "rgb"] = "depth"
@@ -224,6 +228,7 @@ class ClipSpec:
     camera: tuple[float, float, float, float] | None = None
     motion: Literal["none", "diff", "dmm"] = "none"
     dmm_bins: int = 16
+    dmm_segments: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in ("depth", "rgb"):
@@ -269,6 +274,26 @@ class ClipSpec:
             raise ConfigError(f"{key}.motion: 'dmm' (depth motion maps) needs a depth video, got {self.modality}")
         if not 2 <= self.dmm_bins <= 255:
             raise ConfigError(f"{key}.dmm_bins: expected an integer in [2, 255], got {self.dmm_bins}")
+        if self.dmm_segments is not None:
+            seg = self.dmm_segments
+            if self.motion != "dmm":
+                raise ConfigError(f"{key}.dmm_segments: a pyramid of depth motion maps needs motion 'dmm', "
+                                  f"got motion {self.motion!r}")
+            if (not isinstance(seg, (list, tuple)) or not seg
+                    or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 64 for k in seg)):
+                raise ConfigError(f"{key}.dmm_segments: expected a non-empty list of segment counts in 1..64, "
+                                  f"e.g. [3, 5, 8], got {seg!r}")
+            object.__setattr__(self, "dmm_segments", tuple(int(k) for k in seg))
+
+    @property
+    def pyramid(self) -> tuple[int, ...]:
+        """The DMM segmentations (``dmm_segments``, else ``(num_segments,)``)."""
+        return self.dmm_segments if self.dmm_segments is not None else (self.num_segments,)
+
+    @property
+    def num_images(self) -> int:
+        """Images the teacher receives per clip: ``sum(pyramid)`` for DMMs, else ``num_segments``."""
+        return sum(self.pyramid) if self.motion == "dmm" else self.num_segments
 
     def crop_params(self) -> dict[str, Any]:
         """The person-crop options (empty when there is no crop): part of the decoded clip's cache key."""
@@ -295,6 +320,8 @@ class ClipSpec:
             p["crop"] = crop
         if self.motion == "dmm":  # diff is computed per item from the cached frames
             p["motion"] = {"kind": "dmm", "num_segments": self.num_segments, "bins": self.dmm_bins}
+            if self.dmm_segments is not None:
+                p["motion"]["pyramid"] = list(self.dmm_segments)
         return p
 
 
@@ -353,7 +380,8 @@ def decode_clip(video: np.ndarray, spec: ClipSpec, skeleton: np.ndarray | None =
     """Decoded video -> uint8 frames at the working resolution (the cached stage).
 
     ``(T, C, h, w)`` frames (shorter side ``frame_size``; ``frame_size`` square after a person crop),
-    or with ``spec.motion == "dmm"`` the ``(K, 3, frame_size, frame_size)`` depth motion maps.
+    or with ``spec.motion == "dmm"`` the ``(K, 3, frame_size, frame_size)`` depth motion maps (with
+    ``spec.dmm_segments``, those of each segmentation concatenated: ``(sum K, 3, ...)``).
     ``skeleton`` ``(J, 3, T)`` is the paired skeleton (``person_crop="skeleton"``); ``name`` names the
     clip in errors and warnings (e.g. the recording and its file).
     """
@@ -364,7 +392,7 @@ def decode_clip(video: np.ndarray, spec: ClipSpec, skeleton: np.ndarray | None =
     if spec.motion == "dmm":
         if box is not None:
             frames = frames[:, :, box[0]:box[2], box[1]:box[3]]
-        return depth_motion_maps(frames, spec.num_segments, spec.frame_size, spec.dmm_bins)
+        return np.concatenate([depth_motion_maps(frames, k, spec.frame_size, spec.dmm_bins) for k in spec.pyramid])
     if box is not None:
         return crop_to_box(frames, box, spec.frame_size).numpy()
     return resize_shorter(frames, spec.frame_size).numpy()
@@ -454,8 +482,8 @@ def clip_transform(
     """
     t = torch.as_tensor(frames)
     if spec.motion == "dmm":  # decode_clip made the K segments' maps already
-        if t.shape[0] != spec.num_segments or t.shape[1] != 3:
-            raise DataError(f"depth motion maps must be ({spec.num_segments}, 3, H, W), got {tuple(t.shape)} "
+        if t.shape[0] != spec.num_images or t.shape[1] != 3:
+            raise DataError(f"depth motion maps must be ({spec.num_images}, 3, H, W), got {tuple(t.shape)} "
                             f"(a clip cached without motion='dmm'?)")
         sel = t
     else:

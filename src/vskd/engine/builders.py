@@ -91,7 +91,8 @@ def clip_spec(cfg: Config):
                     crop_size=c.crop_size, flip=c.flip, person_crop=c.person_crop, crop_margin=c.crop_margin,
                     crop_trim=c.crop_trim, crop_box=tuple(c.crop_box) if c.crop_box is not None else None,
                     camera=tuple(c.camera) if c.camera is not None else None, motion=c.motion,
-                    dmm_bins=c.dmm_bins)
+                    dmm_bins=c.dmm_bins,
+                    dmm_segments=tuple(c.dmm_segments) if c.dmm_segments is not None else None)
 
 
 def member_configs(cfg: Config) -> list[tuple[str, str, Config]]:
@@ -263,6 +264,15 @@ def build_teacher(cfg: Config, num_classes: int) -> nn.Module:
         cls = SkeletonMiniRocket if t.arch == "skeleton_minirocket" else SkeletonRocket
         return cls(num_classes=num_classes, embed_dim=t.embed_dim, features=features, seed=cfg.seed,
                    head_init=t.head_init, channel_norm=t.channel_norm)
+    if t.arch == "dmm_ridge":
+        from vskd.data.cache import ArrayCache
+        from vskd.models.dmm_ridge import DMMRidgeTeacher
+
+        teacher = DMMRidgeTeacher(num_classes=num_classes, num_images=clip_spec(cfg).num_images,
+                                  backbone=t.backbone, pretrained=t.pretrained, embed_dim=t.embed_dim,
+                                  head_init=t.head_init, seed=cfg.seed)
+        teacher.feature_store = ArrayCache(cfg.data.cache_dir)  # its backbone features, once per clip
+        return teacher
     if t.arch == "skeleton_gcn":
         from vskd.models.skeleton_gcn import SkeletonGCN
 
@@ -306,15 +316,26 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
                                head_init=s.head_init)
 
 
-def fit_teacher(teacher: nn.Module, cfg: Config, train_recordings) -> None:
+def fit_teacher(teacher: nn.Module, cfg: Config, train_recordings, progress: bool = True) -> None:
     """Fit what a closed-form teacher fits (``teacher.arch: skeleton_minirocket`` / ``skeleton_rocket``: the transform,
-    the standardisation and the ridge head) on the unaugmented teacher views of the training recordings
-    and their labels; the teachers trained by gradient have nothing to fit."""
+    the standardisation and the ridge head; ``dmm_ridge``: the standardisation and the ridge head over its
+    frozen backbone's features) on the unaugmented teacher views of the training recordings and their
+    labels; the teachers trained by gradient have nothing to fit."""
     if not hasattr(teacher, "fit"):
         return
     from vskd.data.paired import skeleton_view
 
     spec = clip_spec(cfg)
+    if getattr(teacher, "arch", None) == "dmm_ridge":
+        ds = paired(cfg, train_recordings, train=False, student=False, teacher=True)
+        dl = loader(ds, 8, False, cfg.seed, cfg.data.num_workers)
+        from tqdm.auto import tqdm
+
+        batches = (b["teacher"] for b in tqdm(dl, desc="dmm_ridge teacher: backbone features of the training clips",
+                                              unit="batch", disable=not progress))
+        labels = torch.tensor([r.label for r in train_recordings], dtype=torch.long)
+        teacher.fit(batches, labels)
+        return
     x = torch.stack([skeleton_view(r, spec, train=False, rng=None) for r in train_recordings])
     labels = torch.tensor([r.label for r in train_recordings], dtype=torch.long)
     teacher.fit(x, labels)

@@ -247,9 +247,10 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
             save_config(cfg, run / "config.yaml")
     else:
         teacher = build_teacher(cfg, len(data[2]))
-        fit_teacher(teacher, cfg, data[1].train)  # a closed-form teacher (skeleton_minirocket) is fitted here
+        # a closed-form teacher (skeleton_minirocket, dmm_ridge) is fitted here
+        fit_teacher(teacher, cfg, data[1].train, progress=progress)
     opt = cfg.teacher.train
-    if not any(p.requires_grad for p in teacher.parameters()):  # a teacher ensemble: nothing to train
+    if not any(p.requires_grad for p in teacher.parameters()):  # a teacher ensemble, dmm_ridge: nothing to train
         return _untrained(cfg, run, data, teacher, progress, test)
     if cfg.teacher.tsn_lr_multipliers:
         from vskd.models.trn import tsn_param_groups
@@ -270,7 +271,8 @@ def train_teacher(cfg: Config, run_dir: str | Path, resume: bool = False, progre
 
 
 def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: bool, test: bool = True) -> dict:
-    """A teacher with no trainable parameter (``teacher.fusion: ensemble``): ``best.pt`` is written as it
+    """A teacher with no trainable parameter (``teacher.fusion: ensemble``, the closed-form ``dmm_ridge``):
+    ``best.pt`` is written as it
     is (epoch 1, no training), after one validation pass (none without a validation split), with a one-row
     ``metrics.csv``, so that a cross-validation fold reads its accuracy; test is read once, as for a
     trained one (unless ``test`` is False)."""
@@ -302,7 +304,8 @@ def _untrained(cfg: Config, run: RunDir, data, teacher: nn.Module, progress: boo
             w.writeheader()
             w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in history)
     if progress and dist.is_main() and vl is not None:
-        print(f"[vskd] {cfg.teacher.fusion} teacher: nothing to train; val acc {val['accuracy']:.3f} "
+        what = f"{cfg.teacher.fusion} teacher" if cfg.teacher.arch == "fusion" else f"{cfg.teacher.arch} teacher (fitted)"
+        print(f"[vskd] {what}: nothing to train; val acc {val['accuracy']:.3f} "
               f"f1 {val['macro_f1']:.3f}", flush=True)
     dist.barrier()
     result = TrainResult(best_epoch=0, best_val=best, history=history)
