@@ -74,6 +74,8 @@ def test_pyramid_options_are_checked():
         load_config(None, ["teacher.input.dmm_segments=[3, 5]"])
     with pytest.raises(ConfigError, match="teacher.input.dmm_segments': expected a non-empty list"):
         load_config(None, ["teacher.input.motion=dmm", "teacher.input.dmm_segments=[]"])
+    with pytest.raises(ConfigError, match="dmm_segments': a pyramid of depth motion maps is the dmm_ridge"):
+        load_config(None, ["teacher.input.motion=dmm", "teacher.input.dmm_segments=[3, 5]"])
     with pytest.raises(ConfigError, match="the dmm_ridge teacher reads depth motion maps"):
         load_config(None, ["teacher.arch=dmm_ridge"])
     with pytest.raises(ConfigError, match="teacher.channel_norm"):
@@ -191,7 +193,7 @@ def _sets(ov):
 
 def test_cli_fits_then_distils(tmp_path):
     """train-teacher fits it (no epoch: nothing has a gradient), a second fit reads the cached features,
-    DASK distils it into a raw-signal student."""
+    a fusion ensemble takes it as a member beside the wrist, DASK distils either into a raw-signal student."""
     base = ["data.preset=tiny", f"data.cache_dir={tmp_path / 'cache'}",
             "student.arch=minirocket", "student.input.length=64", "student.input.augment={}",
             "student.train.epochs=1", "student.train.batch_size=8"]
@@ -209,10 +211,19 @@ def test_cli_fits_then_distils(tmp_path):
     again = json.loads((tmp_path / "t2" / "results.json").read_text())
     assert again["test"] == res["test"]  # deterministic
     assert {p: p.stat().st_mtime_ns for p in sorted((tmp_path / "cache" / FEATURE_NAMESPACE).rglob("*.npz"))} == stamp
-    out = tmp_path / "dask"
-    assert main(["distill", "--method", "dask", "--teacher", str(tmp_path / "t" / "best.pt"), *_sets(base),
-                 "--out", str(out), "--quiet"]) == 0
-    assert json.loads((out / "results.json").read_text())["method"] == "dask"
+    # a fusion member beside the wrist (the multimodal teacher), then DASK from each
+    assert main(["train-student", *_sets(base + ["student.head_init=ridge"]), "--out", str(tmp_path / "wrist"),
+                 "--quiet"]) == 0
+    members = (f"teacher.members=[{{checkpoint: {tmp_path / 't' / 'best.pt'}, name: depth}}, "
+               f"{{checkpoint: {tmp_path / 'wrist' / 'best.pt'}, name: inertial}}]")
+    assert main(["train-teacher", *_sets(base + ["teacher.arch=fusion", "teacher.fusion=ensemble", members]),
+                 "--out", str(tmp_path / "fusion"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "fusion" / "results.json").read_text())["test"]["accuracy"] is not None
+    for name in ("t", "fusion"):
+        out = tmp_path / f"dask-{name}"
+        assert main(["distill", "--method", "dask", "--teacher", str(tmp_path / name / "best.pt"), *_sets(base),
+                     "--out", str(out), "--quiet"]) == 0
+        assert json.loads((out / "results.json").read_text())["method"] == "dask"
 
 
 @pytest.mark.realdata

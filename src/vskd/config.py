@@ -652,6 +652,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config key 'teacher.arch': the dmm_ridge teacher reads depth motion maps; set "
                           f"teacher.input.modality depth and teacher.input.motion dmm (got "
                           f"{cfg.teacher.input.modality!r}, {cfg.teacher.input.motion!r})")
+    if cfg.teacher.input.dmm_segments is not None and cfg.teacher.arch not in ("dmm_ridge", "fusion"):
+        raise ConfigError(f"config key 'teacher.input.dmm_segments': a pyramid of depth motion maps is the dmm_ridge "
+                          f"teacher's input; the {cfg.teacher.arch} teacher reads num_segments images")
     if cfg.teacher.channel_norm != "none" and cfg.teacher.arch not in ("skeleton_minirocket", "skeleton_rocket"):
         raise ConfigError(f"config key 'teacher.channel_norm': {cfg.teacher.channel_norm!r} applies to the "
                           f"closed-form skeleton teachers (skeleton_minirocket, skeleton_rocket) only; teacher.arch is "
