@@ -64,9 +64,9 @@ def main() -> None:
 
     teacher = builders.build_teacher(cfg, len(names))
     teacher.feature_store = None
-    backbone = {}
-    for n in args.threads:
-        torch.set_num_threads(n)
+
+    def per_clip() -> float:
+        """Median over ``--repeats`` passes of the seconds of view_features per clip (memo cleared each pass)."""
         runs = []
         for _ in range(args.repeats):
             teacher._memo.clear()
@@ -74,7 +74,12 @@ def main() -> None:
             for x in xs:
                 teacher.view_features(x)
             runs.append((time.perf_counter() - t) / len(xs))
-        backbone[n] = statistics.median(runs)
+        return statistics.median(runs)
+
+    backbone = {}
+    for n in args.threads:
+        torch.set_num_threads(n)
+        backbone[n] = per_clip()
         print(f"backbone, {n} thread(s): {backbone[n]:.2f} s a clip (median of {args.repeats}; "
               f"{1000 * backbone[n] / (3 * spec.num_images):.1f} ms a view)")
     torch.set_num_threads(1)
@@ -84,14 +89,7 @@ def main() -> None:
         teacher._memo.clear()
         for x in xs:
             teacher.view_features(x)  # store
-        reads = []
-        for _ in range(args.repeats):
-            teacher._memo.clear()
-            t = time.perf_counter()
-            for x in xs:
-                teacher.view_features(x)
-            reads.append((time.perf_counter() - t) / len(xs))
-        read_s = statistics.median(reads)
+        read_s = per_clip()
     print(f"cached read (disk store, input digest included): {1000 * read_s:.1f} ms a clip")
 
     feats = torch.randn(TRAIN_CLIPS, teacher.feature_dim)

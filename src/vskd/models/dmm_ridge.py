@@ -58,6 +58,8 @@ __all__ = ["DMMRidgeTeacher", "FEATURE_NAMESPACE"]
 FEATURE_NAMESPACE = "dmm-features"
 #: bumped whenever the features an entry holds change for the same key
 FEATURES_VERSION = 1
+#: clips whose features the in-memory memo keeps (about 0.25 MB each for 16 maps of EfficientNet-Lite0)
+MEMO_CLIPS = 1024
 
 
 class DMMRidgeTeacher(nn.Module):
@@ -183,7 +185,7 @@ class DMMRidgeTeacher(nn.Module):
                     store.put(FEATURE_NAMESPACE, self._store_key(digest, keys[i]), enc[j].numpy(),
                               meta={"namespace": FEATURE_NAMESPACE, "encoder": digest,
                                     "backbone": self.backbone_name}, compress=False)
-        if len(self._memo) < 4096:
+        if len(self._memo) < MEMO_CLIPS:
             for k, f in zip(keys, feats):
                 self._memo[f"{digest}:{k}"] = f
         return torch.stack([f.reshape(-1) for f in feats]).to(x.device)
@@ -199,11 +201,12 @@ class DMMRidgeTeacher(nn.Module):
         one ``(N, n, 3, S, S)`` tensor or an iterable of ``(B, n, 3, S, S)`` batches in label order."""
         from vskd.models.minirocket import ridge_head
 
-        if isinstance(batches, Tensor):
-            batches = [batches]
-        feats = torch.cat([self.view_features(x).cpu() for x in batches]) if labels is not None else None
-        if labels is None or feats is None or len(labels) != len(feats):
+        if labels is None:
             raise ConfigError(f"the {self.arch} teacher's fit() needs the training labels, one per clip")
+        feats = torch.cat([self.view_features(x).cpu() for x in ([batches] if isinstance(batches, Tensor) else batches)])
+        if len(labels) != len(feats):
+            raise ConfigError(f"the {self.arch} teacher's fit() needs the training labels, one per clip "
+                              f"(got {len(labels)} labels for {len(feats)} clips)")
         with torch.no_grad():
             self.scale.fit(feats)
             self.fitted = True
